@@ -1,0 +1,1 @@
+"""The three pipelines (feature, training, inference), each a module with ``main()``."""

@@ -1,0 +1,40 @@
+"""The feature store and model registry, behind one call: ``connect()``.
+
+``connect()`` returns a project object with ``get_feature_store()`` and
+``get_model_registry()``. With ``STORE_BACKEND=local`` (the default) that is the
+embedded store in ``STORE_DIR``; with ``STORE_BACKEND=hopsworks`` it is the
+project returned by ``hopsworks.login()``. The pipelines use only the Hopsworks
+API subset both speak, so they are the same code for both backends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+def connect(settings: Settings | None = None) -> Any:
+    """Connect to the configured backend and return its project.
+
+    Args:
+        settings: The settings to use; read from the environment when omitted.
+
+    Returns:
+        A project with ``get_feature_store()`` and ``get_model_registry()``.
+
+    Raises:
+        ValueError: If the hopsworks backend is chosen without an API key.
+    """
+    if settings is None:
+        from ..settings import Settings
+
+        settings = Settings()
+    if settings.store_backend == "hopsworks":
+        from .hopsworks_backend import login
+
+        return login(settings)
+    from .local import LocalProject
+
+    return LocalProject(settings.store_dir)

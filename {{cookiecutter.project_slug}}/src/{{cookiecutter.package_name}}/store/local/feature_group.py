@@ -1,0 +1,394 @@
+"""Feature groups: versioned tables with a primary key and event time, offline and online."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from .offline import OfflineTable
+from .query import Feature, Query, _Condition
+from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow
+from .timeutil import to_utc_timestamp
+
+if TYPE_CHECKING:
+    from .feature_store import FeatureStore
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# write_options keys that steer Hopsworks jobs and cannot change what is stored.
+IGNORED_WRITE_OPTIONS = {"wait_for_job", "start_offline_materialization", "start_offline_backfill"}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def check_name(kind: str, name: str, version: Any) -> None:
+    """Raise ValueError unless ``name`` and ``version`` are valid for a store object."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError(f"{kind} name {name!r} must be lowercase letters, digits and _, starting with a letter")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{kind} version must be an integer >= 1, got {version!r}")
+
+
+class FeatureGroup:
+    """A versioned feature group stored as a Delta table, with an optional online table."""
+
+    def __init__(self, fs: FeatureStore, meta: dict[str, Any]) -> None:
+        self._fs = fs
+        self._meta = meta
+
+    # -- metadata ------------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._meta["name"]
+
+    @property
+    def version(self) -> int:
+        return int(self._meta["version"])
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.name, self.version)
+
+    @property
+    def description(self) -> str:
+        return self._meta.get("description", "")
+
+    @property
+    def primary_key(self) -> list[str]:
+        return list(self._meta["primary_key"])
+
+    @property
+    def event_time(self) -> str | None:
+        return self._meta.get("event_time")
+
+    @property
+    def online_enabled(self) -> bool:
+        return bool(self._meta.get("online_enabled"))
+
+    @property
+    def path(self) -> Path:
+        return self._fs.fg_path(self.name, self.version)
+
+    @property
+    def offline(self) -> OfflineTable:
+        return OfflineTable(self.path / "offline")
+
+    @property
+    def online_table(self) -> str:
+        return f"{self.name}_{self.version}"
+
+    def specs(self) -> list[FeatureSpec]:
+        """Return the schema, or raise if nothing was inserted yet."""
+        if not self._meta.get("features"):
+            raise SchemaError(f"feature group {self.name} v{self.version} has no schema yet: insert data first")
+        return [FeatureSpec(**f) for f in self._meta["features"]]
+
+    @property
+    def features(self) -> list[Feature]:
+        return [Feature(s.name, s.type, self.key, s.description) for s in self.specs()]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [s.name for s in self.specs()] if self._meta.get("features") else []
+
+    @property
+    def schema(self) -> list[Feature]:
+        return self.features
+
+    def spec(self, name: str) -> FeatureSpec:
+        for spec in self.specs():
+            if spec.name == name:
+                return spec
+        raise ValueError(f"{name!r} is not a feature of {self.name} v{self.version}: {self.feature_names}")
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(s.name, ARROW_TYPES[s.type]) for s in self.specs()])
+
+    def empty_frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        table = self.arrow_schema().empty_table()
+        return (table.select(columns) if columns else table).to_pandas()
+
+    def get_feature(self, name: str) -> Feature:
+        """Return the feature called ``name``."""
+        spec = self.spec(name)
+        return Feature(spec.name, spec.type, self.key, spec.description)
+
+    def __getitem__(self, name: str) -> Feature:
+        return self.get_feature(name)
+
+    def __getattr__(self, name: str) -> Feature:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        meta = self.__dict__.get("_meta", {})
+        if any(f["name"] == name for f in meta.get("features") or []):
+            return self.get_feature(name)
+        raise AttributeError(f"feature group has no attribute or feature {name!r}")
+
+    def __repr__(self) -> str:
+        return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key})"
+
+    def update_feature_description(self, feature_name: str, description: str) -> FeatureGroup:
+        """Set the description of one feature."""
+        self.spec(feature_name)
+        for f in self._meta["features"]:
+            if f["name"] == feature_name:
+                f["description"] = description
+        self._save_meta()
+        return self
+
+    def _save_meta(self) -> None:
+        write_json_atomic(self.path / "fg.json", self._meta)
+
+    # -- writes --------------------------------------------------------------------------------------------
+    def _prepare(self, features: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(features, pd.DataFrame):
+            raise TypeError(f"insert() takes a pandas DataFrame, got {type(features).__name__}")
+        required = self.primary_key + ([self.event_time] if self.event_time else [])
+        for column in required:
+            role = "event time" if column == self.event_time else "primary key"
+            if column not in features.columns:
+                raise SchemaError(
+                    f"{self.name} v{self.version}: {role} column {column!r} is missing from the DataFrame"
+                )
+            if features[column].isna().any():
+                raise SchemaError(f"{self.name} v{self.version}: {role} column {column!r} has null values")
+        if features.columns.duplicated().any():
+            raise SchemaError(f"duplicate column names: {list(features.columns[features.columns.duplicated()])}")
+        if not self._meta.get("features"):
+            specs = []
+            for column in features.columns:
+                ftype = "timestamp" if column == self.event_time else infer_type(features[column], column)
+                desc = self._meta.get("feature_descriptions", {}).get(column, "")
+                specs.append(FeatureSpec(str(column), ftype, desc).to_dict())
+            self._meta["features"] = specs
+            self._meta.pop("feature_descriptions", None)
+            self._save_meta()
+        return features
+
+    def _dedupe(self, table: pa.Table) -> pd.DataFrame:
+        df = table.to_pandas()
+        keys = self.primary_key + ([self.event_time] if self.event_time else [])
+        # Rule (documented): within one insert, the last row for a (primary key, event time) wins.
+        return df.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
+
+    def insert(
+        self,
+        features: pd.DataFrame,
+        overwrite: bool = False,
+        operation: str = "upsert",
+        storage: str | None = None,
+        write_options: dict[str, Any] | None = None,
+        validation_options: dict[str, Any] | None = None,
+        wait: bool = False,
+    ) -> tuple[None, Any]:
+        """Upsert rows on (primary key, event time), offline and online.
+
+        Args:
+            features: The rows; their columns must match the schema (set by the first insert).
+            overwrite: Replace all stored rows with ``features``.
+            operation: Only "upsert" is supported.
+            storage: Only None (offline and online) is supported.
+            write_options: Job options; ones that cannot change the result are ignored.
+            validation_options: ``{"run_validation": False}`` skips the expectation suite.
+            wait: Ignored: local writes are synchronous.
+
+        Returns:
+            ``(None, validation_report)``: no job runs locally.
+
+        Raises:
+            SchemaError: If a key column is missing or null, or a column is missing, extra or
+                of the wrong type. Nothing is written then.
+            NotImplementedError: For options that would change results and are not supported.
+        """
+        if operation != "upsert":
+            raise NotImplementedError(f"insert(operation={operation!r}): only 'upsert' is supported locally")
+        if storage is not None:
+            raise NotImplementedError(f"insert(storage={storage!r}): local inserts write offline and online")
+        unknown = set(write_options or {}) - IGNORED_WRITE_OPTIONS
+        if unknown:
+            raise NotImplementedError(f"insert(write_options=...): unsupported option(s) {sorted(unknown)}")
+        features = self._prepare(features)
+        table = to_arrow(features, self.specs())
+        report = self._fs.validate(self, table, validation_options or {})
+        rows = self._dedupe(table)
+        data = pa.Table.from_pandas(rows, schema=self.arrow_schema(), preserve_index=False)
+        if overwrite:
+            version = self.offline.overwrite(data)
+            self._sync_online(None, version)
+        else:
+            if data.num_rows == 0:
+                return None, report
+            keys = self.primary_key + ([self.event_time] if self.event_time else [])
+            version = self.offline.upsert(data, keys)
+            self._sync_online(rows, version)
+        return None, report
+
+    def _latest_per_key(self, df: pd.DataFrame) -> pd.DataFrame:
+        if self.event_time:
+            df = df.sort_values(self.event_time, kind="stable")
+        return df.drop_duplicates(subset=self.primary_key, keep="last")
+
+    def _sync_online(self, batch: pd.DataFrame | None, version: int) -> None:
+        if not self.online_enabled:
+            return
+
+        def rebuild() -> tuple[pd.DataFrame, int]:
+            current = self.offline.open()
+            if current is None:
+                return self.empty_frame(), -1
+            frame = self.offline.read(version=current.version())
+            return self._latest_per_key(frame), current.version()
+
+        latest = None if batch is None else self._latest_per_key(batch)
+        self._fs.online.sync(
+            self.online_table, self.specs(), self.primary_key, self.event_time, latest, version, rebuild
+        )
+
+    def ensure_online(self) -> None:
+        """Bring the online table up to the offline table (heals after a crash between the two writes)."""
+        if not self.online_enabled or not self._meta.get("features"):
+            return
+        version = self.offline.version()
+        if version is None:
+            return
+        synced = self._fs.online.synced_version(self.online_table)
+        if synced is None or synced < version:
+            self._sync_online(None, version)
+
+    def remove_rows(
+        self, delete_df: pd.DataFrame, write_options: dict[str, Any] | None = None, storage: str | None = None
+    ) -> int:
+        """Delete rows by primary key (and event time, when given) offline and online.
+
+        Args:
+            delete_df: Rows holding at least the primary key columns. With the event time
+                column too, only those (key, time) rows go; without it, every row of the keys.
+            write_options: Ignored keys as for insert.
+            storage: Only None (both storages) is supported.
+
+        Returns:
+            The number of offline rows deleted.
+
+        Raises:
+            SchemaError: If a primary key column is missing.
+        """
+        if storage is not None:
+            raise NotImplementedError(f"remove_rows(storage={storage!r}): local deletes cover both storages")
+        unknown = set(write_options or {}) - IGNORED_WRITE_OPTIONS
+        if unknown:
+            raise NotImplementedError(f"remove_rows(write_options=...): unsupported option(s) {sorted(unknown)}")
+        missing = [k for k in self.primary_key if k not in delete_df.columns]
+        if missing:
+            raise SchemaError(f"remove_rows: primary key column(s) {missing} missing from the DataFrame")
+        keys = list(self.primary_key)
+        if self.event_time and self.event_time in delete_df.columns and self.event_time not in keys:
+            keys.append(self.event_time)
+        specs = [self.spec(k) for k in keys]
+        table = to_arrow(delete_df[keys].drop_duplicates(), specs)
+        version, deleted = self.offline.delete_keys(table, keys)
+        if version >= 0:
+            self._sync_online(None, version)
+        return deleted
+
+    def delete(self) -> None:
+        """Drop the feature group: its offline table, online table and metadata."""
+        import shutil
+
+        self._fs.online.drop(self.online_table)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def select_all(
+        self,
+        include_primary_key: bool = True,
+        include_foreign_key: bool = True,
+        include_partition_key: bool = True,
+        include_event_time: bool = True,
+    ) -> Query:
+        """Return a query of all features (optionally without keys or event time)."""
+        names = [
+            n
+            for n in self.feature_names or [s.name for s in self.specs()]
+            if (include_primary_key or n not in self.primary_key) and (include_event_time or n != self.event_time)
+        ]
+        return Query(self, names)
+
+    def select(self, features: list[str | Feature]) -> Query:
+        """Return a query of the named features."""
+        names = [f.name if isinstance(f, Feature) else f for f in features]
+        for name in names:
+            self.spec(name)
+        return Query(self, names)
+
+    def select_features(self) -> Query:
+        """Return a query of all features except the primary key and event time."""
+        return self.select_all(include_primary_key=False, include_event_time=False)
+
+    def select_except(self, features: list[str | Feature] | None = None) -> Query:
+        """Return a query of all features but the named ones."""
+        drop = {f.name if isinstance(f, Feature) else f for f in features or []}
+        for name in drop:
+            self.spec(name)
+        return Query(self, [n for n in self.feature_names if n not in drop])
+
+    def filter(self, condition: _Condition) -> Query:
+        """Return a query of all features filtered by ``condition``."""
+        return self.select_all().filter(condition)
+
+    def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
+        """Return a query of all features as they were at ``wallclock_time``."""
+        return self.select_all().as_of(wallclock_time, exclude_until)
+
+    def read(
+        self,
+        wallclock_time: Any = None,
+        online: bool = False,
+        dataframe_type: str = "default",
+        read_options: dict | None = None,
+        start_time: Any = None,
+        end_time: Any = None,
+    ) -> pd.DataFrame:
+        """Read the feature group, optionally as of ``wallclock_time`` and within an event-time range.
+
+        ``start_time`` is inclusive and ``end_time`` exclusive (the local store's documented rule).
+        """
+        if not self._meta.get("features"):
+            return pd.DataFrame()
+        query = self.select_all()
+        if wallclock_time is not None:
+            query = query.as_of(wallclock_time)
+        condition = self.time_range(start_time, end_time)
+        if online:
+            raise NotImplementedError("FeatureGroup.read(online=True): use a feature view's get_feature_vector(s)")
+        if condition is not None:
+            query = query.filter(condition)
+        return query.read(dataframe_type=dataframe_type)
+
+    def time_range(self, start_time: Any, end_time: Any) -> _Condition | None:
+        """Return the filter ``start_time <= event_time < end_time`` (None when both are empty)."""
+        start = to_utc_timestamp(start_time, "start_time")
+        end = to_utc_timestamp(end_time, "end_time")
+        if (start is not None or end is not None) and self.event_time is None:
+            raise ValueError(f"{self.name} v{self.version} has no event time: start_time/end_time cannot apply")
+        parts = []
+        if start is not None:
+            parts.append(self.get_feature(self.event_time) >= start)  # type: ignore[arg-type]
+        if end is not None:
+            parts.append(self.get_feature(self.event_time) < end)  # type: ignore[arg-type]
+        if start is not None and end is not None and start >= end:
+            raise ValueError(f"start_time {start} is not before end_time {end}")
+        result: _Condition | None = None
+        for part in parts:
+            result = part if result is None else result & part
+        return result

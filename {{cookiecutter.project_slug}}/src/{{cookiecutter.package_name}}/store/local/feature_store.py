@@ -1,0 +1,198 @@
+"""The local feature store: finds, creates and validates feature groups and feature views."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .feature_group import FeatureGroup, check_name, write_json_atomic
+from .feature_view import FeatureView, feature_view_meta
+from .online import OnlineStore
+from .query import Query
+from .timeutil import utc_now
+
+
+class FeatureStore:
+    """Feature groups and feature views kept under one folder."""
+
+    def __init__(self, root: Path, name: str = "local_featurestore") -> None:
+        self.root = Path(root)
+        self.name = name
+        self.online = OnlineStore(self.root / "online.sqlite")
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.root)!r})"
+
+    def fg_path(self, name: str, version: int) -> Path:
+        return self.root / "feature_groups" / f"{name}_{version}"
+
+    def fv_path(self, name: str, version: int) -> Path:
+        return self.root / "feature_views" / f"{name}_{version}"
+
+    @staticmethod
+    def _versions(folder: Path, name: str) -> list[int]:
+        if not folder.exists():
+            return []
+        prefix = f"{name}_"
+        return sorted(
+            int(p.name[len(prefix) :])
+            for p in folder.iterdir()
+            if p.name.startswith(prefix) and p.name[len(prefix) :].isdigit()
+        )
+
+    # -- feature groups --------------------------------------------------------------------------------------
+    def get_or_create_feature_group(
+        self,
+        name: str,
+        version: int,
+        description: str | None = "",
+        online_enabled: bool | None = False,
+        primary_key: list[str] | None = None,
+        event_time: str | None = None,
+        expectation_suite: Any = None,
+        statistics_config: Any = None,
+        features: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> FeatureGroup:
+        """Return the feature group ``name`` v``version``, creating it when it does not exist.
+
+        Args:
+            name: Lowercase name.
+            version: Version number (>= 1); a new version is a new table.
+            description: Free text.
+            online_enabled: Keep the latest row per primary key in the online store.
+            primary_key: Key columns (at least one).
+            event_time: The event-time column, if the data is time-stamped.
+            expectation_suite: Validation rules checked on every insert.
+            statistics_config: Ignored: statistics do not change stored data.
+            features: Optional feature descriptions as ``Feature`` objects or dicts with name/description.
+
+        Returns:
+            The feature group.
+
+        Raises:
+            ValueError: For a bad name, version or primary key, or when an existing group
+                has a different primary key or event time.
+        """
+        check_name("feature group", name, version)
+        unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
+        if unsupported:
+            raise NotImplementedError(f"get_or_create_feature_group: unsupported argument(s) {sorted(unsupported)}")
+        if not primary_key or not all(isinstance(k, str) and k for k in primary_key):
+            raise ValueError(f"feature group {name}: primary_key must be a non-empty list of column names")
+        if event_time is not None and not isinstance(event_time, str):
+            raise ValueError(f"feature group {name}: event_time must be a column name")
+        meta_path = self.fg_path(name, version) / "fg.json"
+        if meta_path.exists():
+            fg = self.get_feature_group(name, version)
+            if fg.primary_key != list(primary_key) or fg.event_time != event_time:
+                raise ValueError(
+                    f"feature group {name} v{version} exists with primary_key={fg.primary_key}, "
+                    f"event_time={fg.event_time!r}; create a new version to change them"
+                )
+            return fg
+        descriptions = {}
+        for f in features or []:
+            fname = f["name"] if isinstance(f, dict) else f.name
+            descriptions[fname] = (f.get("description") if isinstance(f, dict) else f.description) or ""
+        meta = {
+            "name": name,
+            "version": version,
+            "description": description or "",
+            "primary_key": list(primary_key),
+            "event_time": event_time,
+            "online_enabled": bool(online_enabled),
+            "features": None,
+            "feature_descriptions": descriptions,
+            "expectation_suite": None,
+            "created": utc_now().isoformat(),
+        }
+        write_json_atomic(meta_path, meta)
+        fg = FeatureGroup(self, meta)
+        if expectation_suite is not None:
+            fg.save_expectation_suite(expectation_suite)  # type: ignore[attr-defined]
+        return fg
+
+    def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
+        """Return a feature group; without a version, its latest version.
+
+        Raises:
+            ValueError: If it does not exist.
+        """
+        if version is None:
+            versions = self._versions(self.root / "feature_groups", name)
+            if not versions:
+                raise ValueError(f"no feature group named {name!r} in {self.root}")
+            version = versions[-1]
+        path = self.fg_path(name, version) / "fg.json"
+        if not path.exists():
+            raise ValueError(f"no feature group {name!r} version {version} in {self.root}")
+        return FeatureGroup(self, json.loads(path.read_text()))
+
+    def get_feature_groups(self, name: str) -> list[FeatureGroup]:
+        """Return every version of a feature group."""
+        return [self.get_feature_group(name, v) for v in self._versions(self.root / "feature_groups", name)]
+
+    def validate(self, fg: FeatureGroup, table: pa.Table, options: dict[str, Any]) -> Any:
+        """Check an insert against the group's expectation suite (none by default)."""
+        return None
+
+    # -- feature views ---------------------------------------------------------------------------------------
+    def get_or_create_feature_view(
+        self,
+        name: str,
+        query: Query,
+        version: int,
+        description: str | None = "",
+        labels: list[str] | None = None,
+        inference_helper_columns: list[str] | None = None,
+        training_helper_columns: list[str] | None = None,
+        transformation_functions: Any = None,
+        **kwargs: Any,
+    ) -> FeatureView:
+        """Return the feature view ``name`` v``version``, creating it from ``query`` when new.
+
+        Raises:
+            ValueError: For a bad name or version, or labels that are not columns of the query.
+        """
+        check_name("feature view", name, version)
+        if not isinstance(query, Query):
+            raise ValueError(f"query must be a Query (e.g. fg.select_all()), got {type(query).__name__}")
+        if transformation_functions:
+            raise NotImplementedError("transformation_functions are not supported by this version of the store")
+        unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
+        if unsupported:
+            raise NotImplementedError(f"get_or_create_feature_view: unsupported argument(s) {sorted(unsupported)}")
+        path = self.fv_path(name, version) / "fv.json"
+        if path.exists():
+            return self.get_feature_view(name, version)
+        meta = feature_view_meta(
+            name,
+            version,
+            query,
+            description or "",
+            list(labels or []),
+            list(inference_helper_columns or []),
+            list(training_helper_columns or []),
+        )
+        write_json_atomic(path, meta)
+        return FeatureView(self, meta)
+
+    def get_feature_view(self, name: str, version: int | None = None) -> FeatureView:
+        """Return a feature view; without a version, its latest version.
+
+        Raises:
+            ValueError: If it does not exist.
+        """
+        if version is None:
+            versions = self._versions(self.root / "feature_views", name)
+            if not versions:
+                raise ValueError(f"no feature view named {name!r} in {self.root}")
+            version = versions[-1]
+        path = self.fv_path(name, version) / "fv.json"
+        if not path.exists():
+            raise ValueError(f"no feature view {name!r} version {version} in {self.root}")
+        return FeatureView(self, json.loads(path.read_text()))

@@ -1,0 +1,612 @@
+"""Feature views: a saved query with labels, training datasets, batch and online retrieval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .feature_group import write_json_atomic
+from .online import from_sqlite_rows, to_sqlite_key
+from .query import OutputColumn, Query, _Condition, query_from_dict
+from .timeutil import to_utc_timestamp, utc_now
+
+if TYPE_CHECKING:
+    from .feature_store import FeatureStore
+
+
+def _unsupported(**params: Any) -> None:
+    """Raise for parameters whose non-default value would change results but is not supported."""
+    for name, value in params.items():
+        if value is not None and value is not False and value != "" and value != {}:
+            raise NotImplementedError(f"{name}={value!r} is not supported by the local feature store")
+
+
+def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
+    if dataframe_type in (None, "default", "pandas"):
+        return df
+    if dataframe_type == "numpy":
+        return df.to_numpy()
+    if dataframe_type == "python":
+        return df.to_numpy().tolist()
+    raise NotImplementedError(f"dataframe_type={dataframe_type!r} is not supported by the local feature store")
+
+
+class FeatureView:
+    """A versioned feature view over a query of feature groups."""
+
+    def __init__(self, fs: FeatureStore, meta: dict[str, Any]) -> None:
+        self._fs = fs
+        self._meta = meta
+        self._serving_td: int | None = None
+        self._batch_td: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self._meta["name"]
+
+    @property
+    def version(self) -> int:
+        return int(self._meta["version"])
+
+    @property
+    def description(self) -> str:
+        return self._meta.get("description", "")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._meta.get("labels") or [])
+
+    @property
+    def inference_helper_columns(self) -> list[str]:
+        return list(self._meta.get("inference_helper_columns") or [])
+
+    @property
+    def training_helper_columns(self) -> list[str]:
+        return list(self._meta.get("training_helper_columns") or [])
+
+    @property
+    def path(self) -> Path:
+        return self._fs.fv_path(self.name, self.version)
+
+    @property
+    def query(self) -> Query:
+        return query_from_dict(self._meta["query"], self._fs.get_feature_group)
+
+    @property
+    def features(self) -> list[OutputColumn]:
+        """Return every column of the view, labels included."""
+        return self.query.output_columns()
+
+    @property
+    def schema(self) -> list[OutputColumn]:
+        return self.features
+
+    def __repr__(self) -> str:
+        return f"FeatureView({self.name!r}, version={self.version}, labels={self.labels})"
+
+    # -- column roles ----------------------------------------------------------------------------------------
+    def _columns(
+        self,
+        primary_key: bool,
+        event_time: bool,
+        helpers: list[str],
+    ) -> tuple[list[OutputColumn], list[str], list[str]]:
+        """Return (columns to read, feature columns, label columns)."""
+        query = self.query
+        outputs = query.output_columns()
+        names = {c.name for c in outputs}
+        extra: list[OutputColumn] = []
+        if primary_key or event_time:
+            root = query.featuregroups[0]
+            wanted = (root.primary_key if primary_key else []) + (
+                [root.event_time] if event_time and root.event_time else []
+            )
+            for name in wanted:
+                if name not in names:
+                    spec = root.spec(name)
+                    extra.append(
+                        OutputColumn(name, root.key, name, spec.type, name in root.primary_key, name == root.event_time)
+                    )
+        columns = outputs + extra
+        keep: list[str] = []
+        for c in columns:
+            if c.name in self.labels:
+                continue
+            if c.name in (self.inference_helper_columns + self.training_helper_columns) and c.name not in helpers:
+                continue
+            wanted_as_key = (c.is_primary_key and primary_key) or (c.is_event_time and event_time)
+            if (c.is_primary_key or c.is_event_time) and not wanted_as_key:
+                continue
+            keep.append(c.name)
+        return columns, keep, list(self.labels)
+
+    def _event_filter(self, start_time: Any, end_time: Any) -> _Condition | None:
+        root = self.query.featuregroups[0]
+        return root.time_range(start_time, end_time)
+
+    def _read(
+        self,
+        start_time: Any,
+        end_time: Any,
+        extra_filter: _Condition | None,
+        columns: list[OutputColumn],
+        versions: dict[tuple[str, int], int] | None = None,
+    ) -> pd.DataFrame:
+        query = self.query
+        condition = self._event_filter(start_time, end_time)
+        if extra_filter is not None:
+            condition = extra_filter if condition is None else condition & extra_filter
+        return query.execute(extra_filter=condition, versions=versions, extra_columns=columns[len(query.output_columns()) :])
+
+    # -- training data ---------------------------------------------------------------------------------------
+    def training_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        description: str | None = "",
+        extra_filter: _Condition | None = None,
+        statistics_config: Any = None,
+        read_options: dict | None = None,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        training_helper_columns: bool = False,
+        dataframe_type: str | None = "default",
+        transformation_context: dict | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, Any]:
+        """Return ``(X, y)`` for event times in ``[start_time, end_time)``, point-in-time correct."""
+        _unsupported(spine=spine, transformation_context=transformation_context, **kwargs)
+        helpers = self.training_helper_columns if training_helper_columns else []
+        columns, keep, labels = self._columns(primary_key, event_time, helpers)
+        df = self._read(start_time, end_time, extra_filter, columns)
+        return self._xy(df, keep, labels, dataframe_type)
+
+    def _xy(self, df: pd.DataFrame, keep: list[str], labels: list[str], dataframe_type: str | None) -> tuple[Any, Any]:
+        x = df[keep].reset_index(drop=True)
+        y = df[labels].reset_index(drop=True) if labels else None
+        return _frame_type(x, dataframe_type), None if y is None else _frame_type(y, dataframe_type)
+
+    def _split(
+        self,
+        df: pd.DataFrame,
+        test_size: float | None,
+        train_start: Any,
+        train_end: Any,
+        test_start: Any,
+        test_end: Any,
+        seed: int | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        root = self.query.featuregroups[0]
+        by_time = any(v not in (None, "") for v in (train_start, train_end, test_start, test_end))
+        if by_time:
+            if root.event_time is None:
+                raise ValueError("a time-based split needs an event time on the leftmost feature group")
+            times = df["__et"]
+
+            def mask(start: Any, end: Any, name: str) -> np.ndarray:
+                s = to_utc_timestamp(start, f"{name}_start")
+                e = to_utc_timestamp(end, f"{name}_end")
+                m = np.ones(len(df), dtype=bool)
+                if s is not None:
+                    m &= (times >= s).to_numpy()
+                if e is not None:
+                    m &= (times < e).to_numpy()
+                return m
+
+            train_mask, test_mask = mask(train_start, train_end, "train"), mask(test_start, test_end, "test")
+            if (train_mask & test_mask).any():
+                raise ValueError("the train and test time ranges overlap")
+            return df[train_mask], df[test_mask]
+        if test_size is None or not 0 < test_size < 1:
+            raise ValueError(f"test_size must be between 0 and 1 (got {test_size!r}) when no time range is given")
+        order = np.random.default_rng(seed).permutation(len(df))
+        n_test = int(round(len(df) * test_size))
+        return df.iloc[np.sort(order[n_test:])], df.iloc[np.sort(order[:n_test])]
+
+    def _split_frames(
+        self,
+        test_size: float | None,
+        train_start: Any,
+        train_end: Any,
+        test_start: Any,
+        test_end: Any,
+        extra_filter: _Condition | None,
+        seed: int | None,
+        versions: dict[tuple[str, int], int] | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        root = self.query.featuregroups[0]
+        columns, _, _ = self._columns(True, True, self.training_helper_columns)
+        df = self._read(None, None, extra_filter, columns, versions)
+        if root.event_time is not None:
+            df["__et"] = df[root.event_time]
+        return self._split(df, test_size, train_start, train_end, test_start, test_end, seed)
+
+    def train_test_split(
+        self,
+        test_size: float | None = None,
+        train_start: Any = "",
+        train_end: Any = "",
+        test_start: Any = "",
+        test_end: Any = "",
+        description: str | None = "",
+        extra_filter: _Condition | None = None,
+        statistics_config: Any = None,
+        read_options: dict | None = None,
+        spine: Any = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        training_helper_columns: bool = False,
+        dataframe_type: str | None = "default",
+        transformation_context: dict | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, Any, Any, Any]:
+        """Return ``X_train, X_test, y_train, y_test`` split by time range or by ``test_size``.
+
+        Time ranges are start-inclusive and end-exclusive; train and test must not overlap.
+        """
+        _unsupported(spine=spine, transformation_context=transformation_context, **kwargs)
+        train, test = self._split_frames(
+            test_size, train_start, train_end, test_start, test_end, extra_filter, seed, None
+        )
+        helpers = self.training_helper_columns if training_helper_columns else []
+        _, keep, labels = self._columns(primary_key, event_time, helpers)
+        x_train, y_train = self._xy(train, keep, labels, dataframe_type)
+        x_test, y_test = self._xy(test, keep, labels, dataframe_type)
+        return x_train, x_test, y_train, y_test
+
+    def create_train_test_split(
+        self,
+        test_size: float | None = None,
+        train_start: Any = "",
+        train_end: Any = "",
+        test_start: Any = "",
+        test_end: Any = "",
+        storage_connector: Any = None,
+        location: str | None = "",
+        description: str | None = "",
+        extra_filter: _Condition | None = None,
+        data_format: str | None = "parquet",
+        coalesce: bool | None = False,
+        seed: int | None = None,
+        statistics_config: Any = None,
+        write_options: dict | None = None,
+        spine: Any = None,
+        transformation_context: dict | None = None,
+        **kwargs: Any,
+    ) -> tuple[int, None]:
+        """Materialise a numbered train/test split pinned to the current table versions.
+
+        Returns:
+            ``(training_dataset_version, None)``: no job runs locally.
+
+        Raises:
+            ValueError: If the split parameters are inconsistent or a split is empty.
+        """
+        _unsupported(
+            storage_connector=storage_connector,
+            location=location,
+            spine=spine,
+            transformation_context=transformation_context,
+            **kwargs,
+        )
+        if data_format not in (None, "parquet"):
+            raise NotImplementedError(f"data_format={data_format!r}: the local store writes parquet")
+        versions = {}
+        for fg in self.query.featuregroups:
+            v = fg.offline.version()
+            if v is None:
+                raise ValueError(f"feature group {fg.name} v{fg.version} is empty: nothing to train on")
+            versions[fg.key] = v
+        train, test = self._split_frames(
+            test_size, train_start, train_end, test_start, test_end, extra_filter, seed, versions
+        )
+        if train.empty or test.empty:
+            raise ValueError(f"the split leaves {len(train)} training and {len(test)} test rows: widen the ranges")
+        td_root = self.path / "training_datasets"
+        td_root.mkdir(parents=True, exist_ok=True)
+        version = 1 + max((int(p.name) for p in td_root.iterdir() if p.name.isdigit()), default=0)
+        while True:
+            try:
+                (td_root / str(version)).mkdir()
+                break
+            except FileExistsError:
+                version += 1
+        folder = td_root / str(version)
+        train.drop(columns=["__et"], errors="ignore").to_parquet(folder / "train.parquet", index=False)
+        test.drop(columns=["__et"], errors="ignore").to_parquet(folder / "test.parquet", index=False)
+        write_json_atomic(
+            folder / "td.json",
+            {
+                "version": version,
+                "description": description or "",
+                "created": utc_now().isoformat(),
+                "table_versions": [[k[0], k[1], v] for k, v in versions.items()],
+                "split": {
+                    "test_size": test_size,
+                    "train_start": str(train_start or ""),
+                    "train_end": str(train_end or ""),
+                    "test_start": str(test_start or ""),
+                    "test_end": str(test_end or ""),
+                    "seed": seed,
+                },
+                "rows": {"train": len(train), "test": len(test)},
+            },
+        )
+        return version, None
+
+    def get_training_dataset_metadata(self, training_dataset_version: int) -> dict[str, Any]:
+        """Return the metadata of a materialised training dataset."""
+        path = self.path / "training_datasets" / str(training_dataset_version) / "td.json"
+        if not path.exists():
+            raise ValueError(
+                f"feature view {self.name} v{self.version} has no training dataset version {training_dataset_version}"
+            )
+        return json.loads(path.read_text())
+
+    def get_train_test_split(
+        self,
+        training_dataset_version: int,
+        read_options: dict | None = None,
+        primary_key: bool = False,
+        event_time: bool = False,
+        training_helper_columns: bool = False,
+        dataframe_type: str | None = "default",
+        transformation_context: dict | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, Any, Any, Any]:
+        """Return the stored split ``X_train, X_test, y_train, y_test`` of a training dataset version."""
+        _unsupported(transformation_context=transformation_context, **kwargs)
+        self.get_training_dataset_metadata(training_dataset_version)
+        folder = self.path / "training_datasets" / str(training_dataset_version)
+        helpers = self.training_helper_columns if training_helper_columns else []
+        _, keep, labels = self._columns(primary_key, event_time, helpers)
+        train = pd.read_parquet(folder / "train.parquet")
+        test = pd.read_parquet(folder / "test.parquet")
+        x_train, y_train = self._xy(train, keep, labels, dataframe_type)
+        x_test, y_test = self._xy(test, keep, labels, dataframe_type)
+        return x_train, x_test, y_train, y_test
+
+    # -- batch scoring ---------------------------------------------------------------------------------------
+    def init_batch_scoring(self, training_dataset_version: int | None = None, n_processes: int | None = None) -> None:
+        """Prepare batch scoring with the transformations of a training dataset version."""
+        if training_dataset_version is not None:
+            self.get_training_dataset_metadata(training_dataset_version)
+        self._batch_td = training_dataset_version
+
+    def get_batch_data(
+        self,
+        start_time: Any = None,
+        end_time: Any = None,
+        read_options: dict | None = None,
+        spine: Any = None,
+        primary_key: bool | None = None,
+        event_time: bool | None = None,
+        inference_helper_columns: bool = False,
+        dataframe_type: str | None = "default",
+        transformed: bool | None = True,
+        transformation_context: dict | None = None,
+        logging_data: bool = False,
+        extra_filter: _Condition | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Return the features (no labels) for event times in ``[start_time, end_time)``."""
+        _unsupported(spine=spine, transformation_context=transformation_context, logging_data=logging_data, **kwargs)
+        helpers = self.inference_helper_columns if inference_helper_columns else []
+        columns, keep, _ = self._columns(bool(primary_key), bool(event_time), helpers)
+        df = self._read(start_time, end_time, extra_filter, columns)
+        return _frame_type(df[keep].reset_index(drop=True), dataframe_type)
+
+    # -- online serving --------------------------------------------------------------------------------------
+    def init_serving(self, training_dataset_version: int | None = None, **kwargs: Any) -> None:
+        """Prepare online serving (the local store needs no client set-up)."""
+        if training_dataset_version is not None:
+            self.get_training_dataset_metadata(training_dataset_version)
+        self._serving_td = training_dataset_version
+        for fg in self.query.featuregroups:
+            if not fg.online_enabled:
+                raise ValueError(f"feature group {fg.name} v{fg.version} is not online_enabled: it cannot serve")
+            fg.ensure_online()
+
+    @property
+    def serving_keys(self) -> list[str]:
+        """Return the names of the keys a feature vector lookup needs."""
+        return [name for name, _, _ in self._serving_plan()[0]]
+
+    def _serving_plan(self) -> tuple[list[tuple[str, int, str]], list[tuple[int, list[tuple[str, str, int | None]]]]]:
+        """Return (serving keys as (name, node, feature), per node the source of each primary key column)."""
+        nodes = self.query._nodes()
+        keys: list[tuple[str, int, str]] = []
+        plan: list[tuple[int, list[tuple[str, str, int | None]]]] = []
+        for i, node in enumerate(nodes):
+            sources: list[tuple[str, str, int | None]] = []
+            for k in node.fg.primary_key:
+                if node.parent is not None and k in node.right_on:
+                    left_name = node.left_on[node.right_on.index(k)]
+                    sources.append((k, left_name, node.parent))
+                else:
+                    name = node.prefix + k
+                    keys.append((name, i, k))
+                    sources.append((k, name, None))
+            plan.append((i, sources))
+        return keys, plan
+
+    def _vector_rows(
+        self, serving_keys: list[dict[str, Any]], passed_features: list[dict[str, Any]] | None, allow_missing: bool
+    ) -> pd.DataFrame:
+        nodes = self.query._nodes()
+        keys, plan = self._serving_plan()
+        key_names = {name for name, _, _ in keys}
+        outputs = self.query.output_columns()
+        rows: list[dict[str, Any]] = []
+        for n, entry in enumerate(serving_keys):
+            if not isinstance(entry, dict):
+                raise ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
+            missing = sorted(key_names - set(entry))
+            if missing:
+                raise ValueError(f"serving key(s) {missing} missing; this view needs {sorted(key_names)}")
+            found: dict[int, dict[str, Any]] = {}
+            for i, sources in plan:
+                fg = nodes[i].fg
+                key: list[Any] = []
+                for k, source, parent in sources:
+                    value = entry[source] if parent is None else (found.get(parent) or {}).get(source)
+                    key.append(None if value is None else to_sqlite_key(value, fg.spec(k).type))
+                specs = fg.specs()
+                row = None if None in key else self._fs.online.get(fg.online_table, specs, fg.primary_key, [key])[0]
+                if row is None:
+                    if not allow_missing:
+                        shown = {k: entry.get(s, "(from joined row)") for k, s, _ in sources}
+                        raise KeyError(
+                            f"no online row in {fg.name} v{fg.version} for key {shown}; "
+                            "pass allow_missing=True to get nulls instead"
+                        )
+                    found[i] = {}
+                else:
+                    found[i] = from_sqlite_rows([row], specs).iloc[0].to_dict()
+            values: dict[str, Any] = {}
+            for col in outputs:
+                index = next(i for i, node in enumerate(nodes) if node.fg.key == col.fg_key)
+                values[col.name] = found[index].get(col.feature, np.nan)
+            if passed_features is not None and n < len(passed_features) and passed_features[n]:
+                unknown = set(passed_features[n]) - set(values)
+                if unknown:
+                    raise ValueError(f"passed_features {sorted(unknown)} are not features of this view")
+                values.update(passed_features[n])
+            rows.append(values)
+        frame = pd.DataFrame(rows, columns=[c.name for c in outputs])
+        for col in outputs:
+            if col.type == "double":
+                frame[col.name] = frame[col.name].astype("float64")
+        return frame
+
+    def _vector_columns(self) -> list[str]:
+        _, keep, _ = self._columns(False, False, [])
+        return keep
+
+    def get_feature_vectors(
+        self,
+        serving_keys: list[dict[str, Any]] | None = None,
+        passed_features: list[dict[str, Any]] | None = None,
+        external: bool | None = None,
+        return_type: str = "list",
+        allow_missing: bool = False,
+        force_rest_client: bool = False,
+        force_sql_client: bool = False,
+        transform: bool | None = True,
+        on_demand_features: bool | None = True,
+        request_parameters: list[dict[str, Any]] | None = None,
+        transformation_context: dict | None = None,
+        logging_data: bool = False,
+        n_processes: int | None = None,
+        timeout: float | None = None,
+        entry: list[dict[str, Any]] | None = None,
+    ) -> Any:
+        """Return one feature vector per serving key from the online store (latest rows).
+
+        Raises:
+            KeyError: If a key has no online row and ``allow_missing`` is False.
+            ValueError: If a serving key is missing or a passed feature is unknown.
+        """
+        _unsupported(request_parameters=request_parameters, transformation_context=transformation_context)
+        keys = serving_keys if serving_keys is not None else entry
+        if keys is None:
+            raise ValueError("serving_keys is required")
+        frame = self._vector_rows(list(keys), passed_features, allow_missing)[self._vector_columns()]
+        if return_type == "list":
+            return frame.to_numpy(dtype=object).tolist()
+        if return_type == "pandas":
+            return frame
+        if return_type == "numpy":
+            return frame.to_numpy()
+        raise NotImplementedError(f"return_type={return_type!r}: use 'list', 'pandas' or 'numpy'")
+
+    def get_feature_vector(
+        self,
+        serving_keys: dict[str, Any] | None = None,
+        passed_features: dict[str, Any] | None = None,
+        external: bool | None = None,
+        return_type: str = "list",
+        allow_missing: bool = False,
+        force_rest_client: bool = False,
+        force_sql_client: bool = False,
+        transform: bool | None = True,
+        on_demand_features: bool | None = True,
+        request_parameters: dict[str, Any] | None = None,
+        transformation_context: dict | None = None,
+        logging_data: bool = False,
+        n_processes: int | None = None,
+        timeout: float | None = None,
+        entry: dict[str, Any] | None = None,
+    ) -> Any:
+        """Return the feature vector for one serving key from the online store.
+
+        Args:
+            serving_keys: Values of the view's serving keys, e.g. ``{"location": "x", "date": "2024-01-01"}``.
+            passed_features: Values that replace looked-up features.
+            return_type: "list", "pandas" or "numpy".
+            allow_missing: Return nulls for a key with no online row instead of raising.
+
+        Returns:
+            The features of the view (labels, keys and event time excluded) in view order.
+
+        Raises:
+            KeyError: If the key has no online row and ``allow_missing`` is False.
+        """
+        keys = serving_keys if serving_keys is not None else entry
+        if keys is None:
+            raise ValueError("serving_keys is required")
+        result = self.get_feature_vectors(
+            [keys],
+            None if passed_features is None else [passed_features],
+            return_type=return_type,
+            allow_missing=allow_missing,
+            request_parameters=None if request_parameters is None else [request_parameters],
+            transformation_context=transformation_context,
+        )
+        if return_type == "pandas":
+            return result
+        return result[0]
+
+    def delete(self) -> None:
+        """Delete the feature view and its training datasets."""
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def feature_view_meta(
+    name: str,
+    version: int,
+    query: Query,
+    description: str,
+    labels: list[str],
+    inference_helper_columns: list[str],
+    training_helper_columns: list[str],
+) -> dict[str, Any]:
+    """Return the metadata of a new feature view, checking labels and helper columns exist."""
+    columns = [c.name for c in query.output_columns()]
+    for kind, names in (
+        ("label", labels),
+        ("inference helper column", inference_helper_columns),
+        ("training helper column", training_helper_columns),
+    ):
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise ValueError(f"{kind}(s) {unknown} are not columns of the query: {columns}")
+    return {
+        "name": name,
+        "version": version,
+        "description": description or "",
+        "labels": labels,
+        "inference_helper_columns": inference_helper_columns,
+        "training_helper_columns": training_helper_columns,
+        "query": query.to_dict(),
+        "created": utc_now().isoformat(),
+    }
+

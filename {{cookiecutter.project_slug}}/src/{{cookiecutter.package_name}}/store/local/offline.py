@@ -1,0 +1,169 @@
+"""Offline storage: one Delta Lake table per feature group version.
+
+Delta writes data files first and the log entry last, so a crash leaves the
+table at its last committed version and readers never see half an insert.
+Merges and deletes from concurrent writers can conflict; they are retried.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 30
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def key_predicate(keys: list[str]) -> str:
+    """Return the merge predicate matching target ``t`` and source ``s`` on ``keys``."""
+    return " AND ".join(f"t.{_quoted(k)} = s.{_quoted(k)}" for k in keys)
+
+
+class OfflineTable:
+    """A Delta table at ``path`` with retrying upsert, delete and versioned reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def exists(self) -> bool:
+        """Return whether the table has at least one commit."""
+        return DeltaTable.is_deltatable(str(self.path))
+
+    def open(self, version: int | None = None) -> DeltaTable | None:
+        """Return the table at ``version`` (latest when None), or None if it has no commit yet."""
+        try:
+            return DeltaTable(str(self.path), version=version)
+        except TableNotFoundError:
+            return None
+
+    def version(self) -> int | None:
+        """Return the latest committed version, or None for an empty table."""
+        table = self.open()
+        return None if table is None else table.version()
+
+    def version_at(self, when: pd.Timestamp) -> int | None:
+        """Return the latest version committed at or before ``when`` (None if none was)."""
+        table = self.open()
+        if table is None:
+            return None
+        best = None
+        for entry in table.history():
+            committed = pd.Timestamp(entry["timestamp"], unit="ms", tz="UTC")
+            if committed <= when and (best is None or entry["version"] > best):
+                best = entry["version"]
+        return best
+
+    def _retry(self, action: Callable[[], T]) -> T:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return action()
+            except CommitFailedError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                # Another writer committed first: back off with jitter and merge again.
+                time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))  # noqa: S311
+            except DeltaError as exc:
+                # Two first writers can race to create the log; the loser retries as a merge.
+                if "already exists" not in str(exc) or attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def upsert(self, data: pa.Table, keys: list[str]) -> int:
+        """Insert rows, replacing rows whose ``keys`` match; return the new version."""
+
+        def attempt() -> int:
+            table = self.open()
+            if table is None:
+                write_deltalake(str(self.path), data, mode="error")
+                return DeltaTable(str(self.path)).version()
+            table.merge(
+                source=data, predicate=key_predicate(keys), source_alias="s", target_alias="t"
+            ).when_matched_update_all().when_not_matched_insert_all().execute()
+            return table.version()
+
+        return self._retry(attempt)
+
+    def overwrite(self, data: pa.Table) -> int:
+        """Replace the whole table content with ``data``; return the new version."""
+
+        def attempt() -> int:
+            write_deltalake(str(self.path), data, mode="overwrite")
+            return DeltaTable(str(self.path)).version()
+
+        return self._retry(attempt)
+
+    def delete_keys(self, keys_data: pa.Table, keys: list[str]) -> tuple[int, int]:
+        """Delete rows matching ``keys_data`` on ``keys``; return (new version, rows deleted)."""
+
+        def attempt() -> tuple[int, int]:
+            table = self.open()
+            if table is None:
+                return -1, 0
+            metrics = (
+                table.merge(source=keys_data, predicate=key_predicate(keys), source_alias="s", target_alias="t")
+                .when_matched_delete()
+                .execute()
+            )
+            return table.version(), int(metrics.get("num_target_rows_deleted", 0))
+
+        return self._retry(attempt)
+
+    def read(
+        self,
+        version: int | None = None,
+        columns: list[str] | None = None,
+        filter: ds.Expression | None = None,
+        schema: pa.Schema | None = None,
+    ) -> pd.DataFrame:
+        """Read the table (at ``version``) as pandas, with pushed-down columns and filter."""
+        table = self.open(version)
+        if table is None:
+            if schema is None:
+                return pd.DataFrame(columns=columns or [])
+            empty = schema.empty_table()
+            return empty.select(columns).to_pandas() if columns else empty.to_pandas()
+        arrow = table.to_pyarrow_dataset().to_table(columns=columns, filter=filter)
+        return normalise_frame(arrow)
+
+    def vacuum(self) -> list[str]:
+        """Remove files no version newer than now needs: ends time travel to older versions."""
+        table = self.open()
+        if table is None:
+            return []
+        return table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
+
+    def info(self) -> dict[str, Any]:
+        """Return the version and row count of the table."""
+        table = self.open()
+        if table is None:
+            return {"version": None, "rows": 0}
+        return {"version": table.version(), "rows": table.count()}
+
+
+def normalise_frame(arrow: pa.Table) -> pd.DataFrame:
+    """Convert Arrow to pandas with one dtype per feature type, whatever path the data took."""
+    df = arrow.to_pandas()
+    for field in arrow.schema:
+        if pa.types.is_timestamp(field.type):
+            col = df[field.name]
+            df[field.name] = (
+                col.dt.tz_localize("UTC") if getattr(col.dt, "tz", None) is None else col.dt.tz_convert("UTC")
+            ).astype("datetime64[us, UTC]")
+        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type) or pa.types.is_string_view(
+            field.type
+        ):
+            df[field.name] = df[field.name].astype(object)
+    return df

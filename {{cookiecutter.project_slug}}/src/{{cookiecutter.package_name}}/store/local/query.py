@@ -1,0 +1,589 @@
+"""Features, filters and queries, with point-in-time correct joins.
+
+A join of feature groups that both have an event time is point-in-time
+correct as Hopsworks defines it: for each row of the leftmost feature group,
+each joined group contributes its latest row whose event time is at or before
+the left row's event time (nulls when there is none; the left row is kept).
+Filters on the leftmost group are pushed down into its read; filters on joined
+groups filter the joined result, because pushing them below a point-in-time
+join would change which row is "latest".
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from .schema import ARROW_TYPES
+from .timeutil import to_utc_timestamp
+
+if TYPE_CHECKING:
+    from .feature_group import FeatureGroup
+
+FgKey = tuple[str, int]
+ColumnMap = dict[tuple[FgKey, str], str]
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+PIT_JOIN_TYPES = ("left", "inner")
+PLAIN_JOIN_TYPES = {"left": "left", "inner": "inner", "right": "right", "full": "outer", "outer": "outer"}
+
+
+class Feature:
+    """A feature of a feature group; comparing it with a value gives a ``Filter``."""
+
+    def __init__(self, name: str, type: str, fg_key: FgKey, description: str = "") -> None:
+        self.name = name
+        self.type = type
+        self.fg_key = fg_key
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"Feature({self.name!r}, {self.type!r}, fg={self.fg_key[0]}_v{self.fg_key[1]})"
+
+    def __hash__(self) -> int:
+        return hash((self.fg_key, self.name))
+
+    def _filter(self, op: str, value: Any) -> Filter:
+        if isinstance(value, Feature):
+            raise NotImplementedError("comparing two features is not supported; compare a feature with a value")
+        return Filter(self, op, value)
+
+    def __eq__(self, other: Any) -> Filter:  # type: ignore[override]
+        return self._filter("==", other)
+
+    def __ne__(self, other: Any) -> Filter:  # type: ignore[override]
+        return self._filter("!=", other)
+
+    def __lt__(self, other: Any) -> Filter:
+        return self._filter("<", other)
+
+    def __le__(self, other: Any) -> Filter:
+        return self._filter("<=", other)
+
+    def __gt__(self, other: Any) -> Filter:
+        return self._filter(">", other)
+
+    def __ge__(self, other: Any) -> Filter:
+        return self._filter(">=", other)
+
+    def isin(self, values: list[Any]) -> Filter:
+        """Return a filter keeping rows whose value is one of ``values``."""
+        return Filter(self, "isin", list(values))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+class _Condition:
+    def __and__(self, other: _Condition) -> Logic:
+        return Logic("AND", self, other)
+
+    def __or__(self, other: _Condition) -> Logic:
+        return Logic("OR", self, other)
+
+    def fg_keys(self) -> set[FgKey]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_arrow(self, columns: ColumnMap) -> ds.Expression:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class Filter(_Condition):
+    """A comparison of one feature with a value."""
+
+    def __init__(self, feature: Feature, op: str, value: Any) -> None:
+        if op not in _OPS and op != "isin":
+            raise ValueError(f"unknown filter operator {op!r}")
+        self.feature = feature
+        self.op = op
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Filter({self.feature.name} {self.op} {self.value!r})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("a Filter has no truth value: combine filters with & and |, not 'and'/'or'")
+
+    def fg_keys(self) -> set[FgKey]:
+        return {self.feature.fg_key}
+
+    def _typed(self, value: Any) -> Any:
+        if self.feature.type == "timestamp":
+            return to_utc_timestamp(value, f"filter value for {self.feature.name!r}")
+        return value
+
+    def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
+        col = df[columns[(self.feature.fg_key, self.feature.name)]]
+        if self.op == "isin":
+            return col.isin([self._typed(v) for v in self.value]) & col.notna()
+        # SQL semantics: a comparison with null is not true, for != as well.
+        return _OPS[self.op](col, self._typed(self.value)) & col.notna()
+
+    def to_arrow(self, columns: ColumnMap) -> ds.Expression:
+        field_ = pc.field(columns[(self.feature.fg_key, self.feature.name)])
+        arrow_type = ARROW_TYPES[self.feature.type]
+
+        def scalar(v: Any) -> pa.Scalar:
+            v = self._typed(v)
+            return pa.scalar(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v, type=arrow_type)
+
+        if self.op == "isin":
+            return field_.isin(pa.array([scalar(v).as_py() for v in self.value], type=arrow_type))
+        return _OPS[self.op](field_, scalar(self.value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature": self.feature.name,
+            "type": self.feature.type,
+            "fg": list(self.feature.fg_key),
+            "op": self.op,
+            "value": _json_value(self.value),
+        }
+
+
+class Logic(_Condition):
+    """Two conditions combined with AND or OR."""
+
+    def __init__(self, op: str, left: _Condition, right: _Condition) -> None:
+        self.op = op
+        self.left = left
+        self.right = right
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self.op} {self.right!r})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("a filter has no truth value: combine filters with & and |, not 'and'/'or'")
+
+    def fg_keys(self) -> set[FgKey]:
+        return self.left.fg_keys() | self.right.fg_keys()
+
+    def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
+        left, right = self.left.evaluate(df, columns), self.right.evaluate(df, columns)
+        return (left & right) if self.op == "AND" else (left | right)
+
+    def to_arrow(self, columns: ColumnMap) -> ds.Expression:
+        left, right = self.left.to_arrow(columns), self.right.to_arrow(columns)
+        return (left & right) if self.op == "AND" else (left | right)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"logic": self.op, "left": self.left.to_dict(), "right": self.right.to_dict()}
+
+
+def condition_from_dict(data: dict[str, Any]) -> _Condition:
+    """Rebuild a filter tree saved with ``to_dict``."""
+    if "logic" in data:
+        return Logic(data["logic"], condition_from_dict(data["left"]), condition_from_dict(data["right"]))
+    feature = Feature(data["feature"], data["type"], (data["fg"][0], int(data["fg"][1])))
+    return Filter(feature, data["op"], data["value"])
+
+
+def conjuncts(condition: _Condition | None) -> list[_Condition]:
+    """Split a condition into the parts joined by top-level ANDs."""
+    if condition is None:
+        return []
+    if isinstance(condition, Logic) and condition.op == "AND":
+        return conjuncts(condition.left) + conjuncts(condition.right)
+    return [condition]
+
+
+def and_all(conditions: list[_Condition]) -> _Condition | None:
+    """Combine conditions with AND (None for an empty list)."""
+    result: _Condition | None = None
+    for condition in conditions:
+        result = condition if result is None else Logic("AND", result, condition)
+    return result
+
+
+@dataclass
+class Join:
+    """One joined sub-query and how it is joined."""
+
+    query: Query
+    left_on: list[str]
+    right_on: list[str]
+    join_type: str
+    prefix: str | None
+
+
+@dataclass
+class OutputColumn:
+    """A column of a query's result and the feature it comes from."""
+
+    name: str
+    fg_key: FgKey
+    feature: str
+    type: str
+    is_primary_key: bool
+    is_event_time: bool
+
+
+@dataclass
+class _Node:
+    fg: FeatureGroup
+    features: list[str]
+    prefix: str
+    parent: int | None
+    left_on: list[str] = field(default_factory=list)
+    right_on: list[str] = field(default_factory=list)
+    join_type: str = "left"
+
+
+class Query:
+    """A selection of features from a feature group, joined with other queries."""
+
+    def __init__(
+        self,
+        fg: FeatureGroup,
+        features: list[str],
+        filter: _Condition | None = None,
+        joins: list[Join] | None = None,
+        wallclock_time: pd.Timestamp | None = None,
+    ) -> None:
+        self._left_feature_group = fg
+        self._features = list(features)
+        self._filter = filter
+        self._joins = list(joins or [])
+        self._wallclock_time = wallclock_time
+
+    def __repr__(self) -> str:
+        joins = "".join(f" JOIN {j.query!r}" for j in self._joins)
+        return f"Query({self._left_feature_group.name}_v{self._left_feature_group.version}: {self._features}{joins})"
+
+    @property
+    def featuregroups(self) -> list[FeatureGroup]:
+        """Return every feature group the query reads, leftmost first."""
+        return [node.fg for node in self._nodes()]
+
+    @property
+    def features(self) -> list[Feature]:
+        """Return the features of the result, in order."""
+        return [Feature(c.feature, c.type, c.fg_key) for c in self.output_columns()]
+
+    def join(
+        self,
+        sub_query: Query,
+        on: list[str] | None = None,
+        left_on: list[str] | None = None,
+        right_on: list[str] | None = None,
+        join_type: str = "left",
+        prefix: str | None = None,
+    ) -> Query:
+        """Return a new query with ``sub_query`` joined (point-in-time when both have event times).
+
+        Args:
+            sub_query: The query to join; its leftmost feature group is matched on the keys.
+            on: Feature names present in both groups.
+            left_on: Keys on this query's leftmost group (with ``right_on``).
+            right_on: Keys on the sub-query's leftmost group.
+            join_type: "left" or "inner" (also "right"/"full" when a side has no event time).
+            prefix: Prefix for the joined features' names.
+
+        Returns:
+            A new Query; this one is unchanged.
+
+        Raises:
+            ValueError: If the keys are missing, of different counts or not features.
+            NotImplementedError: For a join type the point-in-time join does not support.
+        """
+        if not isinstance(sub_query, Query):
+            raise ValueError(f"join() takes a Query, got {type(sub_query).__name__}")
+        left_fg, right_fg = self._left_feature_group, sub_query._left_feature_group
+        if on is not None and (left_on is not None or right_on is not None):
+            raise ValueError("pass either on= or left_on=/right_on=, not both")
+        if on is not None:
+            left_keys, right_keys = list(on), list(on)
+        elif left_on is not None or right_on is not None:
+            if left_on is None or right_on is None or len(left_on) != len(right_on):
+                raise ValueError("left_on and right_on must both be given, with the same number of features")
+            left_keys, right_keys = list(left_on), list(right_on)
+        else:
+            common = [k for k in left_fg.primary_key if k in right_fg.primary_key]
+            if not common:
+                raise ValueError(
+                    f"{left_fg.name} and {right_fg.name} share no primary key: pass on= or left_on=/right_on="
+                )
+            left_keys, right_keys = common, common
+        if not left_keys:
+            raise ValueError("a join needs at least one key")
+        for fg, keys, side in ((left_fg, left_keys, "left"), (right_fg, right_keys, "right")):
+            unknown = [k for k in keys if k not in fg.feature_names]
+            if unknown:
+                raise ValueError(f"{side} join key(s) {unknown} are not features of {fg.name} v{fg.version}")
+        pit = left_fg.event_time is not None and right_fg.event_time is not None
+        allowed = PIT_JOIN_TYPES if pit else tuple(PLAIN_JOIN_TYPES)
+        if join_type not in allowed:
+            raise NotImplementedError(
+                f"join_type={join_type!r} is not supported {'with point-in-time joins ' if pit else ''}"
+                f"(use one of {list(allowed)})"
+            )
+        new = copy.copy(self)
+        new._joins = [*self._joins, Join(sub_query, left_keys, right_keys, join_type, prefix)]
+        return new
+
+    def filter(self, condition: _Condition) -> Query:
+        """Return a new query that keeps only rows matching ``condition``."""
+        if not isinstance(condition, _Condition):
+            raise ValueError(f"filter() takes a Filter or a combination of filters, got {type(condition).__name__}")
+        known = {node.fg.key for node in self._nodes()}
+        stray = condition.fg_keys() - known
+        if stray:
+            raise ValueError(f"filter uses feature group(s) {sorted(stray)} that are not in this query")
+        new = copy.copy(self)
+        new._filter = condition if self._filter is None else Logic("AND", self._filter, condition)
+        return new
+
+    def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
+        """Return a new query reading every feature group as it was at ``wallclock_time``."""
+        if exclude_until is not None:
+            raise NotImplementedError("as_of(exclude_until=...) (incremental reads) is not supported locally")
+        new = copy.copy(self)
+        new._wallclock_time = to_utc_timestamp(wallclock_time, "wallclock_time")
+        return new
+
+    # -- planning ---------------------------------------------------------------------------------------------
+    def _nodes(self) -> list[_Node]:
+        nodes = [_Node(self._left_feature_group, self._features, "", None)]
+
+        def add(query: Query, parent: int, prefix: str) -> None:
+            for join in query._joins:
+                index = len(nodes)
+                sub_prefix = prefix + (join.prefix or "")
+                nodes.append(
+                    _Node(
+                        join.query._left_feature_group,
+                        join.query._features,
+                        sub_prefix,
+                        parent,
+                        join.left_on,
+                        join.right_on,
+                        join.join_type,
+                    )
+                )
+                add(join.query, index, sub_prefix)
+
+        add(self, 0, "")
+        return nodes
+
+    def _filters(self) -> list[_Condition]:
+        result = list(conjuncts(self._filter))
+        for join in self._joins:
+            result.extend(join.query._filters())
+        return result
+
+    def output_columns(self) -> list[OutputColumn]:
+        """Return the result's columns: names after prefixes, with the feature each comes from."""
+        out: list[OutputColumn] = []
+        seen: dict[str, OutputColumn] = {}
+        for node in self._nodes():
+            fg = node.fg
+            for name in node.features:
+                column = node.prefix + name
+                spec = fg.spec(name)
+                if column in seen:
+                    first = seen[column]
+                    same_key = node.parent is not None and name in node.right_on and not node.prefix
+                    same_time = name == fg.event_time and first.is_event_time and not node.prefix
+                    if same_key or same_time:
+                        # The joined copy of a join key or event time adds nothing: keep the left one.
+                        continue
+                    raise ValueError(
+                        f"feature {name!r} of {fg.name} v{fg.version} clashes with column {column!r} "
+                        "already in the query: join with prefix= or select fewer features"
+                    )
+                col = OutputColumn(
+                    column, fg.key, name, spec.type, name in fg.primary_key, name == fg.event_time
+                )
+                seen[column] = col
+                out.append(col)
+        return out
+
+    # -- execution --------------------------------------------------------------------------------------------
+    def read(
+        self, online: bool = False, dataframe_type: str = "default", read_options: dict | None = None
+    ) -> pd.DataFrame:
+        """Run the query on the offline store and return a DataFrame."""
+        if online:
+            raise NotImplementedError("Query.read(online=True): use a feature view's get_feature_vector(s)")
+        if dataframe_type not in ("default", "pandas"):
+            raise NotImplementedError(f"dataframe_type={dataframe_type!r} (only 'pandas' is supported locally)")
+        return self.execute()
+
+    def execute(
+        self,
+        extra_filter: _Condition | None = None,
+        versions: dict[FgKey, int] | None = None,
+        extra_columns: list[OutputColumn] | None = None,
+    ) -> pd.DataFrame:
+        """Run the query with an extra filter and pinned table versions (used by feature views)."""
+        nodes = self._nodes()
+        outputs = self.output_columns() + list(extra_columns or [])
+        filters = self._filters() + conjuncts(extra_filter)
+        root = nodes[0].fg
+        pushed = [f for f in filters if f.fg_keys() == {root.key}]
+        post = [f for f in filters if f.fg_keys() != {root.key}]
+
+        def version_of(fg: FeatureGroup) -> int | None:
+            if versions is not None:
+                return versions.get(fg.key)
+            if self._wallclock_time is not None:
+                v = fg.offline.version_at(self._wallclock_time)
+                return -1 if v is None else v
+            return None
+
+        # Columns each node must read: selected, keys, event time and filter columns.
+        wanted: list[dict[str, str]] = [dict() for _ in nodes]  # feature name -> frame column
+        for col in outputs:
+            index = next(i for i, n in enumerate(nodes) if n.fg.key == col.fg_key)
+            wanted[index][col.feature] = col.name
+        for i, node in enumerate(nodes):
+            needs = set(node.right_on) | ({node.fg.event_time} if node.fg.event_time else set())
+            for j in nodes[i + 1 :]:
+                if j.parent == i:
+                    needs |= set(j.left_on)
+            for f in post:
+                for leaf in _leaves(f):
+                    if leaf.feature.fg_key == node.fg.key:
+                        needs.add(leaf.feature.name)
+            for name in needs:
+                wanted[i].setdefault(name, f"__n{i}_{name}")
+
+        colmap: ColumnMap = {}
+        frame: pd.DataFrame | None = None
+        for i, node in enumerate(nodes):
+            fg = node.fg
+            mapping = wanted[i]
+            version = version_of(fg)
+            if version == -1:
+                part = fg.empty_frame(list(mapping))
+            else:
+                arrow_filter = None
+                if i == 0 and pushed:
+                    arrow_filter = and_all(pushed).to_arrow({(fg.key, n): n for n in fg.feature_names})
+                part = fg.offline.read(
+                    version=version, columns=list(mapping), filter=arrow_filter, schema=fg.arrow_schema()
+                )
+            part = part.rename(columns=mapping)
+            for name, column in mapping.items():
+                colmap[(fg.key, name)] = column
+            if i == 0:
+                frame = part.reset_index(drop=True)
+                continue
+            assert frame is not None  # noqa: S101 - set by the first node
+            parent = nodes[node.parent or 0]
+            left_keys = [colmap[(parent.fg.key, k)] for k in node.left_on]
+            right_keys = [mapping[k] for k in node.right_on]
+            frame = _join(frame, part, left_keys, right_keys, node, root, colmap, i)
+
+        assert frame is not None  # noqa: S101 - there is always a root
+        if post:
+            frame = frame[and_all(post).evaluate(frame, colmap).to_numpy()]
+        return frame[[c.name for c in outputs]].reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the query as JSON-ready data (for feature view metadata)."""
+        return {
+            "fg": [self._left_feature_group.name, self._left_feature_group.version],
+            "features": self._features,
+            "filter": None if self._filter is None else self._filter.to_dict(),
+            "joins": [
+                {
+                    "query": j.query.to_dict(),
+                    "left_on": j.left_on,
+                    "right_on": j.right_on,
+                    "join_type": j.join_type,
+                    "prefix": j.prefix,
+                }
+                for j in self._joins
+            ],
+        }
+
+
+def query_from_dict(data: dict[str, Any], get_fg: Callable[[str, int], FeatureGroup]) -> Query:
+    """Rebuild a query saved with ``to_dict``."""
+    fg = get_fg(data["fg"][0], int(data["fg"][1]))
+    joins = [
+        Join(query_from_dict(j["query"], get_fg), j["left_on"], j["right_on"], j["join_type"], j["prefix"])
+        for j in data["joins"]
+    ]
+    condition = None if data["filter"] is None else condition_from_dict(data["filter"])
+    return Query(fg, data["features"], condition, joins)
+
+
+def _leaves(condition: _Condition) -> list[Filter]:
+    if isinstance(condition, Filter):
+        return [condition]
+    assert isinstance(condition, Logic)  # noqa: S101 - only two kinds exist
+    return _leaves(condition.left) + _leaves(condition.right)
+
+
+def _join(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    left_keys: list[str],
+    right_keys: list[str],
+    node: _Node,
+    root: FeatureGroup,
+    colmap: ColumnMap,
+    index: int,
+) -> pd.DataFrame:
+    """Join one node onto the accumulated frame, point-in-time when both sides have event times."""
+    fg = node.fg
+    if root.event_time is None or fg.event_time is None:
+        return left.merge(
+            right, how=PLAIN_JOIN_TYPES[node.join_type], left_on=left_keys, right_on=right_keys, sort=False
+        )
+    left_time = colmap[(root.key, root.event_time)]
+    right_time = colmap[(fg.key, fg.event_time)]
+    hit = f"__hit{index}"
+    right = right.assign(**{hit: True})
+    # merge_asof needs both sides sorted by time; time-ordered data skips the sort.
+    row = "__row"
+    left = left.assign(**{row: np.arange(len(left))})
+    if not left[left_time].is_monotonic_increasing:
+        left = left.sort_values(left_time, kind="stable")
+    if not right[right_time].is_monotonic_increasing:
+        right = right.sort_values(right_time, kind="stable")
+    # A right-side time column named like the left one would clash inside merge_asof.
+    merged = pd.merge_asof(
+        left,
+        right,
+        left_on=left_time,
+        right_on=right_time,
+        left_by=left_keys,
+        right_by=right_keys,
+        direction="backward",
+        allow_exact_matches=True,
+    )
+    if not merged[row].is_monotonic_increasing:
+        merged = merged.sort_values(row, kind="stable")
+    if node.join_type == "inner":
+        merged = merged[merged[hit].notna().to_numpy()]
+    return merged.drop(columns=[row, hit]).reset_index(drop=True)
