@@ -9,8 +9,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .feature_store import FeatureStore
-from .registry import ModelRegistry
+try:
+    import deltalake  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "the embedded store needs deltalake: pip install -e '.[local]' "
+        "(or set STORE_BACKEND=hopsworks and install '.[hopsworks]')"
+    ) from exc
+
+from .feature_store import FeatureStore  # noqa: E402
+from .registry import ModelRegistry  # noqa: E402
 
 
 class LocalSecret:

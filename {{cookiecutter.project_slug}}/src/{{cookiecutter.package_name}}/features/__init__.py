@@ -1,0 +1,1 @@
+"""Feature engineering: pure functions that turn raw source frames into model features."""

@@ -1,0 +1,299 @@
+"""Client for the free Open-Meteo weather, forecast and air-quality APIs.
+
+API documentation: https://open-meteo.com/en/docs (forecast),
+https://open-meteo.com/en/docs/historical-weather-api (archive) and
+https://open-meteo.com/en/docs/air-quality-api (air quality).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+from .base import Location, SourceError
+
+DAILY_VARIABLES = (
+    "temperature_2m_mean",
+    "precipitation_sum",
+    "wind_speed_10m_max",
+    "wind_direction_10m_dominant",
+)
+# The archive (ERA5 reanalysis) trails real time by about five days; newer days come from the
+# forecast API, which also serves the recent past.
+ARCHIVE_DELAY_DAYS = 5
+MAX_FORECAST_DAYS = 16
+# A daily mean built from a few hours would be biased by the diurnal cycle (rush hours, night-time
+# inversions), so days with fewer valid hours are dropped and treated as missing instead.
+MIN_HOURS_PER_DAY = 18
+USER_AGENT = "air-quality-forecast (cookiecutter template; +https://open-meteo.com/en/terms)"
+
+_RETRY_STATUS_MIN = 500
+
+
+def _utc_today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def _empty_pm25() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
+    )
+
+
+class OpenMeteoClient:
+    """Fetch daily weather and daily mean PM2.5 for a location from Open-Meteo.
+
+    Every request has a timeout. Rate limiting (429), server errors (5xx), timeouts and
+    connection errors are retried up to ``max_retries`` times with exponential backoff
+    (``backoff_base_s * 2**attempt``, capped at ``backoff_max_s``; a ``Retry-After`` header
+    in seconds takes precedence, capped too). Any other failure raises ``SourceError``.
+    """
+
+    def __init__(
+        self,
+        archive_url: str = "https://archive-api.open-meteo.com/v1/archive",
+        forecast_url: str = "https://api.open-meteo.com/v1/forecast",
+        air_quality_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality",
+        *,
+        timeout_s: float = 30.0,
+        max_retries: int = 4,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        today: datetime.date | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if backoff_base_s < 0 or backoff_max_s < 0:
+            raise ValueError("backoff_base_s and backoff_max_s must be >= 0")
+        self.archive_url = archive_url
+        self.forecast_url = forecast_url
+        self.air_quality_url = air_quality_url
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self._sleep = sleep
+        # A fixed ``today`` makes the archive/forecast split reproducible in tests.
+        self._today = today
+        self.session = session if session is not None else requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def today(self) -> datetime.date:
+        """Return the reference day (UTC) that separates past from future."""
+        return self._today if self._today is not None else _utc_today()
+
+    def close(self) -> None:
+        """Close the HTTP session and its pooled connections."""
+        self.session.close()
+
+    # ------------------------------------------------------------------ public API
+
+    def fetch_weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Return daily weather for ``start``..``end`` inclusive, archive and forecast combined."""
+        _check_range(start, end)
+        today = self.today()
+        horizon = today + datetime.timedelta(days=MAX_FORECAST_DAYS)
+        if end > horizon:
+            raise SourceError(
+                f"weather is available at most until {horizon} (today + {MAX_FORECAST_DAYS}); got {end}"
+            )
+        first_recent = today - datetime.timedelta(days=ARCHIVE_DELAY_DAYS)
+        parts = []
+        if start < first_recent:
+            archive_end = min(end, first_recent - datetime.timedelta(days=1))
+            parts.append(self._fetch_daily(self.archive_url, location, start, archive_end))
+        if end >= first_recent:
+            parts.append(self._fetch_daily(self.forecast_url, location, max(start, first_recent), end))
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return frame.sort_values("date", ignore_index=True)
+
+    def fetch_pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Return daily mean PM2.5 for the days in ``start``..``end`` that have enough hourly data.
+
+        Days after today are never requested: the API would answer with model forecasts,
+        which must not be mistaken for observations.
+        """
+        _check_range(start, end)
+        end = min(end, self.today())
+        if start > end:
+            return _empty_pm25()
+        url = self.air_quality_url
+        params = {
+            "latitude": location.latitude,
+            "longitude": location.longitude,
+            "hourly": "pm2_5",
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "timezone": "UTC",
+        }
+        payload, status = self._get_json(url, params)
+        columns = _columns(payload, "hourly", ("pm2_5",), url, status)
+        times = _parse_times(columns["time"], "%Y-%m-%dT%H:%M", url, status)
+        hourly = pd.DataFrame({"date": times.dt.floor("D"), "pm25": _floats(columns["pm2_5"], url, status)})
+        hourly = hourly[(hourly["date"] >= _ts(start)) & (hourly["date"] <= _ts(end))]
+        daily = hourly.groupby("date", sort=True)["pm25"].agg(["mean", "count"])
+        daily = daily[daily["count"] >= MIN_HOURS_PER_DAY]
+        out = pd.DataFrame({"date": daily.index, "pm25": daily["mean"].to_numpy(dtype="float64")})
+        out["date"] = out["date"].astype("datetime64[ns, UTC]")
+        return out.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ internals
+
+    def _fetch_daily(
+        self, url: str, location: Location, start: datetime.date, end: datetime.date
+    ) -> pd.DataFrame:
+        params = {
+            "latitude": location.latitude,
+            "longitude": location.longitude,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "daily": ",".join(DAILY_VARIABLES),
+            "timezone": "UTC",
+            "wind_speed_unit": "kmh",
+        }
+        payload, status = self._get_json(url, params)
+        columns = _columns(payload, "daily", DAILY_VARIABLES, url, status)
+        frame = pd.DataFrame(
+            {
+                "date": _parse_times(columns["time"], "%Y-%m-%d", url, status),
+                **{name: _floats(columns[name], url, status) for name in DAILY_VARIABLES},
+            }
+        )
+        if frame["date"].duplicated().any():
+            raise SourceError(f"{_bare(url)} (HTTP {status}): daily.time has duplicate days")
+        frame = frame[(frame["date"] >= _ts(start)) & (frame["date"] <= _ts(end))]
+        expected = pd.date_range(_ts(start), _ts(end), freq="D")
+        missing = expected.difference(pd.DatetimeIndex(frame["date"]))
+        if len(missing):
+            days = ", ".join(d.date().isoformat() for d in missing[:5])
+            raise SourceError(
+                f"{_bare(url)} (HTTP {status}): {len(missing)} requested day(s) missing in the answer: {days}"
+            )
+        return frame.sort_values("date", ignore_index=True)
+
+    def _get_json(self, url: str, params: Mapping[str, Any]) -> tuple[Any, int]:
+        """GET ``url`` with retries and return the decoded JSON body and the HTTP status."""
+        where = _bare(url)
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout_s)
+            except requests.Timeout:
+                problem = f"no answer within {self.timeout_s:g} s (timeout)"
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                problem = f"connection failed ({type(exc).__name__})"
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return _decode(response, where), status
+                if status != 429 and status < _RETRY_STATUS_MIN:
+                    raise SourceError(f"{where} answered HTTP {status}: {_reason(response)}")
+                problem = f"HTTP {status}: {_reason(response)}"
+                if status == 429:
+                    retry_after = _retry_after_s(response)
+            if attempt == attempts - 1:
+                break
+            delay = self.backoff_base_s * 2**attempt if retry_after is None else retry_after
+            self._sleep(min(delay, self.backoff_max_s))
+        raise SourceError(f"{where} failed after {attempts} attempt(s); last problem: {problem}")
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_range(start: datetime.date, end: datetime.date) -> None:
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+
+
+def _ts(day: datetime.date) -> pd.Timestamp:
+    return pd.Timestamp(day.isoformat(), tz="UTC")
+
+
+def _bare(url: str) -> str:
+    """Return ``url`` without its query string, so messages never carry parameters."""
+    return url.split("?", 1)[0]
+
+
+def _reason(response: requests.Response) -> str:
+    """Return Open-Meteo's ``reason`` field if the body has one, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("reason"), str):
+        return body["reason"]
+    text = (response.text or "").strip()
+    return text[:200] if text else response.reason or "no details"
+
+
+def _retry_after_s(response: requests.Response) -> float | None:
+    """Return ``Retry-After`` in seconds, or None if absent or not a number (HTTP dates are ignored)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if np.isfinite(seconds) else None
+
+
+def _decode(response: requests.Response, where: str) -> Any:
+    status = response.status_code
+    if not response.content.strip():
+        raise SourceError(f"{where} (HTTP {status}): empty body")
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise SourceError(f"{where} (HTTP {status}): body is not valid JSON ({exc})") from exc
+
+
+def _columns(payload: Any, block: str, names: tuple[str, ...], url: str, status: int) -> dict[str, list[Any]]:
+    """Return ``payload[block]`` arrays ``time`` and ``names`` after checking shape and lengths."""
+    where = f"{_bare(url)} (HTTP {status})"
+    if not isinstance(payload, dict):
+        raise SourceError(f"{where}: expected a JSON object, got {type(payload).__name__}")
+    data = payload.get(block)
+    if not isinstance(data, dict):
+        raise SourceError(f"{where}: missing '{block}' object")
+    columns = {}
+    for name in ("time", *names):
+        values = data.get(name)
+        if not isinstance(values, list):
+            raise SourceError(f"{where}: missing '{block}.{name}' array")
+        columns[name] = values
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise SourceError(f"{where}: '{block}' arrays have different lengths {lengths}")
+    return columns
+
+
+def _parse_times(values: list[Any], fmt: str, url: str, status: int) -> pd.Series:
+    try:
+        parsed = pd.to_datetime(pd.Series(values, dtype="object"), format=fmt, utc=True)
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"{_bare(url)} (HTTP {status}): unreadable time values ({exc})") from exc
+    if parsed.isna().any():
+        raise SourceError(f"{_bare(url)} (HTTP {status}): null time values")
+    return parsed.astype("datetime64[ns, UTC]")
+
+
+def _floats(values: list[Any], url: str, status: int) -> np.ndarray:
+    # null (None) means "not available" in Open-Meteo answers and becomes NaN.
+    try:
+        return np.array([np.nan if v is None else v for v in values], dtype="float64")
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"{_bare(url)} (HTTP {status}): non-numeric values ({exc})") from exc
