@@ -34,7 +34,9 @@ def utc_today() -> dt.date:
 
 def day(value: dt.date) -> pd.Timestamp:
     """Return a date as a UTC midnight Timestamp."""
-    return pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
+    return (
+        pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
+    )
 
 
 def parse_date(text: str) -> dt.date:
@@ -152,9 +154,7 @@ def fill_lags(row: dict[str, Any], history: pd.Series, target: pd.Timestamp) -> 
     return out
 
 
-def recursive_forecast(
-    model: LoadedModel, features: pd.DataFrame, history: pd.Series
-) -> pd.DataFrame:
+def recursive_forecast(model: LoadedModel, features: pd.DataFrame, history: pd.Series) -> pd.DataFrame:
     """Predict day by day, feeding each prediction into the next day's lag features.
 
     ``features`` has a ``date`` column and the model's features for the days to forecast

@@ -71,7 +71,9 @@ def run(
 
     weather_start = min(start, today)
     log.info("fetching weather for %s from %s to %s", location.name, weather_start, forecast_end)
-    weather_rows = calendar_features(weather_features(source.fetch_weather(location, weather_start, forecast_end), location.key))
+    weather_rows = calendar_features(
+        weather_features(source.fetch_weather(location, weather_start, forecast_end), location.key)
+    )
 
     # Weather first: a crash between the two inserts leaves extra weather, never labels without features.
     weather_fg.insert(weather_rows)
@@ -93,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="feature", description="Fetch weather and PM2.5, compute features and upsert the feature groups."
     )
-    parser.add_argument("--start", type=parse_date, help="first day (YYYY-MM-DD); default: day after last stored")
+    parser.add_argument(
+        "--start", type=parse_date, help="first day (YYYY-MM-DD); default: day after last stored"
+    )
     parser.add_argument("--end", type=parse_date, help="last day (YYYY-MM-DD); default: today (UTC)")
     parser.add_argument("--source", choices=SOURCE_NAMES, help="data source; default: DATA_SOURCE setting")
     return parser

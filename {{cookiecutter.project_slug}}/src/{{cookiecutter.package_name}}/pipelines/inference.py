@@ -71,7 +71,11 @@ def hindcast(project: Any, location: str, model_name: str, days: int = HINDCAST_
     stored = stored[(stored["model_name"] == model_name) & (stored["horizon_days"] == 1)]
     actual = location_rows(air_quality, location)[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
     joined = stored.merge(actual, on="date", how="inner").dropna(subset=["actual_pm25"])
-    joined = joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)] if not joined.empty else joined
+    joined = (
+        joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)]
+        if not joined.empty
+        else joined
+    )
     return joined[["date", "model_version", "predicted_pm25", "actual_pm25"]].sort_values(
         ["date", "model_version"], ignore_index=True
     )
@@ -91,26 +95,36 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
     _, air_quality = feature_groups(fs, int(model.meta.feature_view_version))
 
     # One day ahead on recent observed days: every lag is observed, as it was at the time.
-    recent = batch_features(fv, location, today_ts - pd.Timedelta(days=HINDCAST_DAYS - 1), today_ts + pd.Timedelta(days=1))
+    recent = batch_features(
+        fv, location, today_ts - pd.Timedelta(days=HINDCAST_DAYS - 1), today_ts + pd.Timedelta(days=1)
+    )
     recent = recent.assign(predicted_pm25=model.predict(recent).clip(min=0.0)) if not recent.empty else recent
 
     # The coming days: lags are unknown beyond tomorrow, so predictions feed them.
     tomorrow = today_ts + pd.Timedelta(days=1)
     coming = batch_features(fv, location, tomorrow, tomorrow + pd.Timedelta(days=settings.forecast_days))
     if coming.empty:
-        raise LookupError(f"no weather forecast stored after {today_ts.date()}: run the feature pipeline first")
+        raise LookupError(
+            f"no weather forecast stored after {today_ts.date()}: run the feature pipeline first"
+        )
     observed = location_rows(air_quality, location, today_ts - pd.Timedelta(days=HISTORY_DAYS), tomorrow)
     history = observed.set_index("date")[LABEL].dropna() if not observed.empty else pd.Series(dtype="float64")
     forecast = recursive_forecast(model, coming, history)
 
     rows = pd.concat(
-        [prediction_rows(frame, model, location, today_ts, now) for frame in (recent, forecast) if not frame.empty],
+        [
+            prediction_rows(frame, model, location, today_ts, now)
+            for frame in (recent, forecast)
+            if not frame.empty
+        ],
         ignore_index=True,
     )
     predictions_group(fs).insert(rows)
     past = hindcast(project, location, settings.model_name)
     mine = past[past["model_version"] == model.version]
-    mae = float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()) if not mine.empty else float("nan")
+    mae = (
+        float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()) if not mine.empty else float("nan")
+    )
     return {
         "model": settings.model_name,
         "version": model.version,
@@ -131,7 +145,9 @@ def format_forecast(summary: dict[str, Any]) -> str:
     ]
     for record in summary["forecast"].to_dict("records"):
         lines.append(f"  {record['date'].date()}  PM2.5 {record['predicted_pm25']:6.1f} µg/m³")
-    lines.append(f"hindcast: MAE {summary['hindcast_mae']:.2f} over {summary['hindcast_days']} days (one day ahead)")
+    lines.append(
+        f"hindcast: MAE {summary['hindcast_mae']:.2f} over {summary['hindcast_days']} days (one day ahead)"
+    )
     return "\n".join(lines)
 
 

@@ -22,7 +22,14 @@ import pandas as pd
 from ..features.air_quality import LAG_FEATURES
 from ..settings import Settings
 from ..store import connect
-from .common import FEATURE_VIEW, FEATURES_VERSION, LABEL, MODEL_FILE, feature_groups, utc_today
+from .common import (
+    FEATURE_VIEW,
+    FEATURES_VERSION,
+    LABEL,
+    MODEL_FILE,
+    feature_groups,
+    location_rows,
+)
 
 log = logging.getLogger(__name__)
 XGB_PARAMS = {
@@ -64,14 +71,16 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
 
 def label_window(air_quality: Any, location: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Return the first and last day with an observed label for ``location``."""
-    rows = air_quality.filter(air_quality.location == location).read()
-    rows = rows[rows[LABEL].notna()]
+    rows = location_rows(air_quality, location)
+    rows = rows[rows[LABEL].notna()] if not rows.empty else rows
     if rows.empty:
         raise LookupError(f"no PM2.5 observations for {location!r}: run the feature pipeline first")
     return rows["date"].min(), rows["date"].max()
 
 
-def save_plots(folder: Path, dates: pd.Series, actual: np.ndarray, predicted: np.ndarray, booster: Any) -> None:
+def save_plots(
+    folder: Path, dates: pd.Series, actual: np.ndarray, predicted: np.ndarray, booster: Any
+) -> None:
     """Write the hindcast and feature-importance plots as PNG files."""
     import matplotlib
 
@@ -106,9 +115,9 @@ def run(settings: Settings, today: dt.date | None = None) -> dict[str, Any]:
 
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    fv = get_feature_view(fs)
     _, air_quality = feature_groups(fs)
     first, last = label_window(air_quality, settings.location.key)
+    fv = get_feature_view(fs)
     test_start = last - pd.Timedelta(days=settings.test_days - 1)
     if test_start - first < pd.Timedelta(days=2 * settings.test_days):
         raise ValueError(
@@ -130,7 +139,9 @@ def run(settings: Settings, today: dt.date | None = None) -> dict[str, Any]:
 
     train = xgb.DMatrix(x_train[feature_names].astype("float64"), label=y_train, feature_names=feature_names)
     booster = xgb.train(XGB_PARAMS, train, num_boost_round=BOOST_ROUNDS)
-    predicted = booster.predict(xgb.DMatrix(x_test[feature_names].astype("float64"), feature_names=feature_names))
+    predicted = booster.predict(
+        xgb.DMatrix(x_test[feature_names].astype("float64"), feature_names=feature_names)
+    )
 
     # Persistence (tomorrow = today) on the rows where yesterday's value is known, and the model on the same rows.
     known = x_test["pm25_lag_1"].notna().to_numpy()
@@ -144,7 +155,9 @@ def run(settings: Settings, today: dt.date | None = None) -> dict[str, Any]:
         booster.save_model(folder / MODEL_FILE)  # XGBoost's own JSON format: no pickle
         (folder / "features.json").write_text(json.dumps(feature_names))
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        (folder / "params.json").write_text(json.dumps({**XGB_PARAMS, "num_boost_round": BOOST_ROUNDS}, indent=2))
+        (folder / "params.json").write_text(
+            json.dumps({**XGB_PARAMS, "num_boost_round": BOOST_ROUNDS}, indent=2)
+        )
         save_plots(folder, x_test["date"], y_test, predicted, booster)
         registered = mr.python.create_model(
             name=settings.model_name,

@@ -43,7 +43,9 @@ class LocalSecretsApi:
         """
         value = os.environ.get(name)
         if value is None:
-            raise KeyError(f"secret {name!r} is not set: export it as an environment variable or put it in .env")
+            raise KeyError(
+                f"secret {name!r} is not set: export it as an environment variable or put it in .env"
+            )
         return LocalSecret(name, value)
 
 

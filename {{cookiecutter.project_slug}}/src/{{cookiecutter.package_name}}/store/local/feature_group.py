@@ -35,7 +35,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def check_name(kind: str, name: str, version: Any) -> None:
     """Raise ValueError unless ``name`` and ``version`` are valid for a store object."""
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ValueError(f"{kind} name {name!r} must be lowercase letters, digits and _, starting with a letter")
+        raise ValueError(
+            f"{kind} name {name!r} must be lowercase letters, digits and _, starting with a letter"
+        )
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"{kind} version must be an integer >= 1, got {version!r}")
 
@@ -91,7 +93,9 @@ class FeatureGroup:
     def specs(self) -> list[FeatureSpec]:
         """Return the schema, or raise if nothing was inserted yet."""
         if not self._meta.get("features"):
-            raise SchemaError(f"feature group {self.name} v{self.version} has no schema yet: insert data first")
+            raise SchemaError(
+                f"feature group {self.name} v{self.version} has no schema yet: insert data first"
+            )
         return [FeatureSpec(**f) for f in self._meta["features"]]
 
     @property
@@ -164,7 +168,9 @@ class FeatureGroup:
             if features[column].isna().any():
                 raise SchemaError(f"{self.name} v{self.version}: {role} column {column!r} has null values")
         if features.columns.duplicated().any():
-            raise SchemaError(f"duplicate column names: {list(features.columns[features.columns.duplicated()])}")
+            raise SchemaError(
+                f"duplicate column names: {list(features.columns[features.columns.duplicated()])}"
+            )
         if not self._meta.get("features"):
             specs = []
             for column in features.columns:
@@ -287,7 +293,9 @@ class FeatureGroup:
             raise NotImplementedError(f"remove_rows(storage={storage!r}): local deletes cover both storages")
         unknown = set(write_options or {}) - IGNORED_WRITE_OPTIONS
         if unknown:
-            raise NotImplementedError(f"remove_rows(write_options=...): unsupported option(s) {sorted(unknown)}")
+            raise NotImplementedError(
+                f"remove_rows(write_options=...): unsupported option(s) {sorted(unknown)}"
+            )
         missing = [k for k in self.primary_key if k not in delete_df.columns]
         if missing:
             raise SchemaError(f"remove_rows: primary key column(s) {missing} missing from the DataFrame")
@@ -320,7 +328,8 @@ class FeatureGroup:
         names = [
             n
             for n in self.feature_names or [s.name for s in self.specs()]
-            if (include_primary_key or n not in self.primary_key) and (include_event_time or n != self.event_time)
+            if (include_primary_key or n not in self.primary_key)
+            and (include_event_time or n != self.event_time)
         ]
         return Query(self, names)
 
@@ -370,7 +379,9 @@ class FeatureGroup:
             query = query.as_of(wallclock_time)
         condition = self.time_range(start_time, end_time)
         if online:
-            raise NotImplementedError("FeatureGroup.read(online=True): use a feature view's get_feature_vector(s)")
+            raise NotImplementedError(
+                "FeatureGroup.read(online=True): use a feature view's get_feature_vector(s)"
+            )
         if condition is not None:
             query = query.filter(condition)
         return query.read(dataframe_type=dataframe_type)
@@ -380,7 +391,9 @@ class FeatureGroup:
         start = to_utc_timestamp(start_time, "start_time")
         end = to_utc_timestamp(end_time, "end_time")
         if (start is not None or end is not None) and self.event_time is None:
-            raise ValueError(f"{self.name} v{self.version} has no event time: start_time/end_time cannot apply")
+            raise ValueError(
+                f"{self.name} v{self.version} has no event time: start_time/end_time cannot apply"
+            )
         parts = []
         if start is not None:
             parts.append(self.get_feature(self.event_time) >= start)  # type: ignore[arg-type]

@@ -80,7 +80,9 @@ class FeatureStore:
         check_name("feature group", name, version)
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
         if unsupported:
-            raise NotImplementedError(f"get_or_create_feature_group: unsupported argument(s) {sorted(unsupported)}")
+            raise NotImplementedError(
+                f"get_or_create_feature_group: unsupported argument(s) {sorted(unsupported)}"
+            )
         if not primary_key or not all(isinstance(k, str) and k for k in primary_key):
             raise ValueError(f"feature group {name}: primary_key must be a non-empty list of column names")
         if event_time is not None and not isinstance(event_time, str):
@@ -162,10 +164,14 @@ class FeatureStore:
         if not isinstance(query, Query):
             raise ValueError(f"query must be a Query (e.g. fg.select_all()), got {type(query).__name__}")
         if transformation_functions:
-            raise NotImplementedError("transformation_functions are not supported by this version of the store")
+            raise NotImplementedError(
+                "transformation_functions are not supported by this version of the store"
+            )
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
         if unsupported:
-            raise NotImplementedError(f"get_or_create_feature_view: unsupported argument(s) {sorted(unsupported)}")
+            raise NotImplementedError(
+                f"get_or_create_feature_view: unsupported argument(s) {sorted(unsupported)}"
+            )
         path = self.fv_path(name, version) / "fv.json"
         if path.exists():
             return self.get_feature_view(name, version)

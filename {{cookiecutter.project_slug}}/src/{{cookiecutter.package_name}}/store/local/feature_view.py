@@ -32,7 +32,9 @@ def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
         return df.to_numpy()
     if dataframe_type == "python":
         return df.to_numpy().tolist()
-    raise NotImplementedError(f"dataframe_type={dataframe_type!r} is not supported by the local feature store")
+    raise NotImplementedError(
+        f"dataframe_type={dataframe_type!r} is not supported by the local feature store"
+    )
 
 
 class FeatureView:
@@ -109,14 +111,19 @@ class FeatureView:
                 if name not in names:
                     spec = root.spec(name)
                     extra.append(
-                        OutputColumn(name, root.key, name, spec.type, name in root.primary_key, name == root.event_time)
+                        OutputColumn(
+                            name, root.key, name, spec.type, name in root.primary_key, name == root.event_time
+                        )
                     )
         columns = outputs + extra
         keep: list[str] = []
         for c in columns:
             if c.name in self.labels:
                 continue
-            if c.name in (self.inference_helper_columns + self.training_helper_columns) and c.name not in helpers:
+            if (
+                c.name in (self.inference_helper_columns + self.training_helper_columns)
+                and c.name not in helpers
+            ):
                 continue
             wanted_as_key = (c.is_primary_key and primary_key) or (c.is_event_time and event_time)
             if (c.is_primary_key or c.is_event_time) and not wanted_as_key:
@@ -140,7 +147,9 @@ class FeatureView:
         condition = self._event_filter(start_time, end_time)
         if extra_filter is not None:
             condition = extra_filter if condition is None else condition & extra_filter
-        return query.execute(extra_filter=condition, versions=versions, extra_columns=columns[len(query.output_columns()) :])
+        return query.execute(
+            extra_filter=condition, versions=versions, extra_columns=columns[len(query.output_columns()) :]
+        )
 
     # -- training data ---------------------------------------------------------------------------------------
     def training_data(
@@ -166,7 +175,9 @@ class FeatureView:
         df = self._read(start_time, end_time, extra_filter, columns)
         return self._xy(df, keep, labels, dataframe_type)
 
-    def _xy(self, df: pd.DataFrame, keep: list[str], labels: list[str], dataframe_type: str | None) -> tuple[Any, Any]:
+    def _xy(
+        self, df: pd.DataFrame, keep: list[str], labels: list[str], dataframe_type: str | None
+    ) -> tuple[Any, Any]:
         x = df[keep].reset_index(drop=True)
         y = df[labels].reset_index(drop=True) if labels else None
         return _frame_type(x, dataframe_type), None if y is None else _frame_type(y, dataframe_type)
@@ -203,7 +214,9 @@ class FeatureView:
                 raise ValueError("the train and test time ranges overlap")
             return df[train_mask], df[test_mask]
         if test_size is None or not 0 < test_size < 1:
-            raise ValueError(f"test_size must be between 0 and 1 (got {test_size!r}) when no time range is given")
+            raise ValueError(
+                f"test_size must be between 0 and 1 (got {test_size!r}) when no time range is given"
+            )
         order = np.random.default_rng(seed).permutation(len(df))
         n_test = int(round(len(df) * test_size))
         return df.iloc[np.sort(order[n_test:])], df.iloc[np.sort(order[:n_test])]
@@ -307,7 +320,9 @@ class FeatureView:
             test_size, train_start, train_end, test_start, test_end, extra_filter, seed, versions
         )
         if train.empty or test.empty:
-            raise ValueError(f"the split leaves {len(train)} training and {len(test)} test rows: widen the ranges")
+            raise ValueError(
+                f"the split leaves {len(train)} training and {len(test)} test rows: widen the ranges"
+            )
         td_root = self.path / "training_datasets"
         td_root.mkdir(parents=True, exist_ok=True)
         version = 1 + max((int(p.name) for p in td_root.iterdir() if p.name.isdigit()), default=0)
@@ -373,7 +388,9 @@ class FeatureView:
         return x_train, x_test, y_train, y_test
 
     # -- batch scoring ---------------------------------------------------------------------------------------
-    def init_batch_scoring(self, training_dataset_version: int | None = None, n_processes: int | None = None) -> None:
+    def init_batch_scoring(
+        self, training_dataset_version: int | None = None, n_processes: int | None = None
+    ) -> None:
         """Prepare batch scoring with the transformations of a training dataset version."""
         if training_dataset_version is not None:
             self.get_training_dataset_metadata(training_dataset_version)
@@ -396,7 +413,9 @@ class FeatureView:
         **kwargs: Any,
     ) -> Any:
         """Return the features (no labels) for event times in ``[start_time, end_time)``."""
-        _unsupported(spine=spine, transformation_context=transformation_context, logging_data=logging_data, **kwargs)
+        _unsupported(
+            spine=spine, transformation_context=transformation_context, logging_data=logging_data, **kwargs
+        )
         helpers = self.inference_helper_columns if inference_helper_columns else []
         columns, keep, _ = self._columns(bool(primary_key), bool(event_time), helpers)
         df = self._read(start_time, end_time, extra_filter, columns)
@@ -410,7 +429,9 @@ class FeatureView:
         self._serving_td = training_dataset_version
         for fg in self.query.featuregroups:
             if not fg.online_enabled:
-                raise ValueError(f"feature group {fg.name} v{fg.version} is not online_enabled: it cannot serve")
+                raise ValueError(
+                    f"feature group {fg.name} v{fg.version} is not online_enabled: it cannot serve"
+                )
             fg.ensure_online()
 
     @property
@@ -418,7 +439,9 @@ class FeatureView:
         """Return the names of the keys a feature vector lookup needs."""
         return [name for name, _, _ in self._serving_plan()[0]]
 
-    def _serving_plan(self) -> tuple[list[tuple[str, int, str]], list[tuple[int, list[tuple[str, str, int | None]]]]]:
+    def _serving_plan(
+        self,
+    ) -> tuple[list[tuple[str, int, str]], list[tuple[int, list[tuple[str, str, int | None]]]]]:
         """Return (serving keys as (name, node, feature), per node the source of each primary key column)."""
         nodes = self.query._nodes()
         keys: list[tuple[str, int, str]] = []
@@ -437,7 +460,10 @@ class FeatureView:
         return keys, plan
 
     def _vector_rows(
-        self, serving_keys: list[dict[str, Any]], passed_features: list[dict[str, Any]] | None, allow_missing: bool
+        self,
+        serving_keys: list[dict[str, Any]],
+        passed_features: list[dict[str, Any]] | None,
+        allow_missing: bool,
     ) -> pd.DataFrame:
         nodes = self.query._nodes()
         keys, plan = self._serving_plan()
@@ -458,7 +484,11 @@ class FeatureView:
                     value = entry[source] if parent is None else (found.get(parent) or {}).get(source)
                     key.append(None if value is None else to_sqlite_key(value, fg.spec(k).type))
                 specs = fg.specs()
-                row = None if None in key else self._fs.online.get(fg.online_table, specs, fg.primary_key, [key])[0]
+                row = (
+                    None
+                    if None in key
+                    else self._fs.online.get(fg.online_table, specs, fg.primary_key, [key])[0]
+                )
                 if row is None:
                     if not allow_missing:
                         shown = {k: entry.get(s, "(from joined row)") for k, s, _ in sources}
@@ -609,4 +639,3 @@ def feature_view_meta(
         "query": query.to_dict(),
         "created": utc_now().isoformat(),
     }
-

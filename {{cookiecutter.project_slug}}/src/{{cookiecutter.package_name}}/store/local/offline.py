@@ -113,7 +113,9 @@ class OfflineTable:
             if table is None:
                 return -1, 0
             metrics = (
-                table.merge(source=keys_data, predicate=key_predicate(keys), source_alias="s", target_alias="t")
+                table.merge(
+                    source=keys_data, predicate=key_predicate(keys), source_alias="s", target_alias="t"
+                )
                 .when_matched_delete()
                 .execute()
             )
@@ -162,8 +164,10 @@ def normalise_frame(arrow: pa.Table) -> pd.DataFrame:
             df[field.name] = (
                 col.dt.tz_localize("UTC") if getattr(col.dt, "tz", None) is None else col.dt.tz_convert("UTC")
             ).astype("datetime64[us, UTC]")
-        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type) or pa.types.is_string_view(
-            field.type
+        elif (
+            pa.types.is_string(field.type)
+            or pa.types.is_large_string(field.type)
+            or pa.types.is_string_view(field.type)
         ):
             df[field.name] = df[field.name].astype(object)
     return df

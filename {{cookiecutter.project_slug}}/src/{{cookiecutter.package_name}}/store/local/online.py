@@ -79,13 +79,19 @@ class OnlineStore:
     def synced_version(self, table: str) -> int | None:
         """Return the offline version the online table reflects (None if never synced)."""
         row = (
-            self.connection().execute("SELECT offline_version FROM _online_sync WHERE tbl = ?", (table,)).fetchone()
+            self.connection()
+            .execute("SELECT offline_version FROM _online_sync WHERE tbl = ?", (table,))
+            .fetchone()
         )
         return None if row is None else int(row[0])
 
-    def _create(self, con: sqlite3.Connection, table: str, specs: Sequence[FeatureSpec], pk: Sequence[str]) -> None:
+    def _create(
+        self, con: sqlite3.Connection, table: str, specs: Sequence[FeatureSpec], pk: Sequence[str]
+    ) -> None:
         cols = ", ".join(f"{_q(s.name)} {SQLITE_TYPES[s.type]}" for s in specs)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols}, PRIMARY KEY ({', '.join(map(_q, pk))}))")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols}, PRIMARY KEY ({', '.join(map(_q, pk))}))"
+        )
 
     def _upsert(
         self,

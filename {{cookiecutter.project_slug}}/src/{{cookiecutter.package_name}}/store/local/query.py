@@ -60,7 +60,9 @@ class Feature:
 
     def _filter(self, op: str, value: Any) -> Filter:
         if isinstance(value, Feature):
-            raise NotImplementedError("comparing two features is not supported; compare a feature with a value")
+            raise NotImplementedError(
+                "comparing two features is not supported; compare a feature with a value"
+            )
         return Filter(self, op, value)
 
     def __eq__(self, other: Any) -> Filter:  # type: ignore[override]
@@ -351,7 +353,9 @@ class Query:
     def filter(self, condition: _Condition) -> Query:
         """Return a new query that keeps only rows matching ``condition``."""
         if not isinstance(condition, _Condition):
-            raise ValueError(f"filter() takes a Filter or a combination of filters, got {type(condition).__name__}")
+            raise ValueError(
+                f"filter() takes a Filter or a combination of filters, got {type(condition).__name__}"
+            )
         known = {node.fg.key for node in self._nodes()}
         stray = condition.fg_keys() - known
         if stray:
@@ -433,7 +437,9 @@ class Query:
         if online:
             raise NotImplementedError("Query.read(online=True): use a feature view's get_feature_vector(s)")
         if dataframe_type not in ("default", "pandas"):
-            raise NotImplementedError(f"dataframe_type={dataframe_type!r} (only 'pandas' is supported locally)")
+            raise NotImplementedError(
+                f"dataframe_type={dataframe_type!r} (only 'pandas' is supported locally)"
+            )
         return self.execute()
 
     def execute(

@@ -142,7 +142,9 @@ class Model:
                 files_dir.mkdir()
                 shutil.copy2(source, files_dir / source.name)
             hashes = {
-                p.relative_to(files_dir).as_posix(): sha256_file(p) for p in sorted(files_dir.rglob("*")) if p.is_file()
+                p.relative_to(files_dir).as_posix(): sha256_file(p)
+                for p in sorted(files_dir.rglob("*"))
+                if p.is_file()
             }
             self._meta.update(version=version, files=hashes, created=utc_now().isoformat())
             # Written last: a version folder without model.json is an unfinished save and is ignored.
@@ -176,7 +178,9 @@ class Model:
     def download(self, local_path: str | Path | None = None) -> str:
         """Verify the files and copy them to ``local_path`` (a new temp folder by default); return it."""
         self.verify()
-        target = Path(local_path) if local_path is not None else Path(tempfile.mkdtemp(prefix=f"{self.name}_"))
+        target = (
+            Path(local_path) if local_path is not None else Path(tempfile.mkdtemp(prefix=f"{self.name}_"))
+        )
         target.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self.path / "files", target, dirs_exist_ok=True)
         return str(target)
@@ -194,7 +198,9 @@ class Model:
 
     def set_tag(self, name: str, value: Any) -> None:
         """Attach a JSON-serialisable tag to the model version."""
-        self._registry.update_meta(self, lambda meta: meta.setdefault("tags", {}).__setitem__(name, _jsonable(value)))
+        self._registry.update_meta(
+            self, lambda meta: meta.setdefault("tags", {}).__setitem__(name, _jsonable(value))
+        )
 
     def get_tag(self, name: str) -> Any:
         """Return a tag's value, or None."""
@@ -300,7 +306,9 @@ class ModelRegistry:
         if not folder.exists():
             return []
         return sorted(
-            int(p.name) for p in folder.iterdir() if p.name.isdigit() and (not complete or (p / "model.json").exists())
+            int(p.name)
+            for p in folder.iterdir()
+            if p.name.isdigit() and (not complete or (p / "model.json").exists())
         )
 
     def _load(self, name: str, version: int) -> Model | None:
@@ -325,7 +333,8 @@ class ModelRegistry:
         """
         if version is None:
             warnings.warn(
-                f"No version provided for getting model `{name}`, defaulting to `{DEFAULT_VERSION}`.", stacklevel=2
+                f"No version provided for getting model `{name}`, defaulting to `{DEFAULT_VERSION}`.",
+                stacklevel=2,
             )
             version = DEFAULT_VERSION
         return self._load(name, version)
@@ -338,7 +347,9 @@ class ModelRegistry:
         """Return the version with the best value of ``metric`` ("max" or "min")."""
         if direction not in ("max", "min"):
             raise ValueError(f"direction must be 'max' or 'min', got {direction!r}")
-        scored = [m for m in self.get_models(name) if isinstance(m.training_metrics.get(metric), (int, float))]
+        scored = [
+            m for m in self.get_models(name) if isinstance(m.training_metrics.get(metric), (int, float))
+        ]
         if not scored:
             return None
         pick = max if direction == "max" else min

@@ -17,7 +17,13 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-SQLITE_TYPES = {"bigint": "INTEGER", "double": "REAL", "string": "TEXT", "boolean": "INTEGER", "timestamp": "INTEGER"}
+SQLITE_TYPES = {
+    "bigint": "INTEGER",
+    "double": "REAL",
+    "string": "TEXT",
+    "boolean": "INTEGER",
+    "timestamp": "INTEGER",
+}
 
 
 class SchemaError(ValueError):
@@ -56,7 +62,9 @@ def infer_type(series: pd.Series, column: str) -> str:
             raise SchemaError(f"column {column!r} has only nulls: its type cannot be inferred")
         if values.map(lambda v: isinstance(v, str)).all():
             return "string"
-        if values.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat")).all():
+        if values.map(
+            lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat")
+        ).all():
             return "timestamp"
         if values.map(lambda v: isinstance(v, (bool, np.bool_))).all():
             return "boolean"

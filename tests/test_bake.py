@@ -1,0 +1,268 @@
+"""Bake the template for every scheduler and a custom name; check what comes out.
+
+Each variant is baked once per module (pytest-cookies) and then checked: the exact file
+set, no Jinja left over, the recorded answers, ruff on the baked project with its own
+config, and the baked project's own test suite (select it with
+``-k baked_project_test_suite``, or leave it out with ``-k 'not baked_project_test_suite'``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE_DIR = REPO / "{{cookiecutter.project_slug}}"
+TEMPLATE_JSON = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+SCHEDULERS: list[str] = TEMPLATE_JSON["scheduler"]
+
+# Every file a bake generates, relative to the project root; "{package}" stands for the
+# package name. Keep these in sync with the template: when test_generated_files fails it
+# prints the lines to add or remove, ready to paste.
+BASE_FILES = {
+    ".cookiecutter.json",
+    ".env.example",
+    ".gitignore",
+    "pyproject.toml",
+    "src/{package}/__init__.py",
+    "src/{package}/__main__.py",
+    "src/{package}/cli.py",
+    "src/{package}/features/__init__.py",
+    "src/{package}/features/air_quality.py",
+    "src/{package}/features/weather.py",
+    "src/{package}/pipelines/__init__.py",
+    "src/{package}/pipelines/common.py",
+    "src/{package}/pipelines/feature.py",
+    "src/{package}/pipelines/inference.py",
+    "src/{package}/pipelines/training.py",
+    "src/{package}/settings.py",
+    "src/{package}/sources/__init__.py",
+    "src/{package}/sources/base.py",
+    "src/{package}/sources/open_meteo.py",
+    "src/{package}/sources/synthetic.py",
+    "src/{package}/store/__init__.py",
+    "src/{package}/store/hopsworks_backend.py",
+    "src/{package}/store/local/__init__.py",
+    "src/{package}/store/local/feature_group.py",
+    "src/{package}/store/local/feature_store.py",
+    "src/{package}/store/local/feature_view.py",
+    "src/{package}/store/local/offline.py",
+    "src/{package}/store/local/online.py",
+    "src/{package}/store/local/query.py",
+    "src/{package}/store/local/registry.py",
+    "src/{package}/store/local/schema.py",
+    "src/{package}/store/local/timeutil.py",
+    "tests/test_features.py",
+    "tests/test_sources.py",
+}
+# Files only some answers keep (the complement of PRUNE in hooks/post_gen_project.py).
+OPTION_FILES = {
+    "modal": {"deploy.py", "tests/test_deploy.py"},
+    "github-actions": {".github/workflows/pipelines.yml"},
+}
+
+# Jinja left in the output. In GitHub workflows `${{ ... }}` is GitHub's own syntax.
+LEFTOVER_RE = re.compile(r"\{\{|\{%|\{#")
+LEFTOVER_IN_WORKFLOW_RE = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+OFFLINE_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str
+    extra_context: dict[str, str]
+    slug: str
+    package: str
+
+    @property
+    def chosen_scheduler(self) -> str:
+        return self.extra_context.get("scheduler", SCHEDULERS[0])
+
+
+VARIANTS = [
+    *(
+        Variant(f"scheduler={name}", {"scheduler": name}, "air-quality-forecast", "air_quality_forecast")
+        for name in SCHEDULERS
+    ),
+    Variant(
+        "custom-name",
+        {"project_name": "Zürich Air", "location_name": "Zürich", "latitude": "47.37", "longitude": "8.54"},
+        "zurich-air",
+        "zurich_air",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Baked:
+    variant: Variant
+    path: Path
+    files: frozenset[str] = field(repr=False)  # right after the bake, before any tool ran in it
+    empty_dirs: frozenset[str] = field(repr=False)
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=[v.id for v in VARIANTS])
+def baked(request: pytest.FixtureRequest, cookies_session) -> Baked:
+    variant: Variant = request.param
+    result = cookies_session.bake(extra_context=variant.extra_context, template=str(REPO))
+    if result.exit_code != 0 or result.exception is not None:
+        pytest.fail(
+            f"bake {variant.id} failed: exit {result.exit_code}: {result.exception!r}"
+            " (a hook's ERROR lines are in the captured stderr)"
+        )
+    path = result.project_path
+    files = frozenset(
+        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() or p.is_symlink()
+    )
+    empty = frozenset(
+        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir() and not any(p.iterdir())
+    )
+    return Baked(variant, path, files, empty)
+
+
+def run(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300
+) -> tuple[int, str]:
+    proc = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def tail(text: str, lines: int = 150) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ----------------------------------------------------------------------- the template
+
+
+def test_every_scheduler_has_option_files() -> None:
+    assert set(OPTION_FILES) == set(SCHEDULERS)
+
+
+def test_prune_table_paths_exist_in_template() -> None:
+    """Every path hooks/post_gen_project.py may delete is in the template tree."""
+    spec = importlib.util.spec_from_file_location("post_gen_project", REPO / "hooks" / "post_gen_project.py")
+    assert spec is not None and spec.loader is not None
+    post = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(post)
+    missing = sorted({p for paths in post.PRUNE.values() for p in paths if not (TEMPLATE_DIR / p).exists()})
+    assert not missing, f"PRUNE lists paths the template lacks: {missing}"
+
+
+# ---------------------------------------------------------------------- each bake
+
+
+def test_bake_succeeds(baked: Baked) -> None:
+    assert baked.path.name == baked.variant.slug
+    assert baked.path.is_dir()
+
+
+def test_generated_files(baked: Baked) -> None:
+    package = baked.variant.package
+    expected = {p.format(package=package) for p in BASE_FILES | OPTION_FILES[baked.variant.chosen_scheduler]}
+    missing = sorted(expected - baked.files)
+    unexpected = sorted(baked.files - expected)
+
+    def as_literals(paths: list[str]) -> str:
+        placeholder = "src/{package}/"
+        return "\n".join(f'    "{p.replace(f"src/{package}/", placeholder)}",' for p in paths)
+
+    assert not missing and not unexpected, (
+        f"generated files != BASE_FILES | OPTION_FILES[{baked.variant.chosen_scheduler!r}]"
+        " (tests/test_bake.py)\n"
+        f"missing (listed, not generated; remove from the sets or fix the template/PRUNE):\n"
+        f"{as_literals(missing) or '    (none)'}\n"
+        f"unexpected (generated, not listed; add to BASE_FILES or OPTION_FILES):\n"
+        f"{as_literals(unexpected) or '    (none)'}"
+    )
+
+
+def test_no_empty_directories(baked: Baked) -> None:
+    assert not baked.empty_dirs, f"empty directories in the baked project: {sorted(baked.empty_dirs)}"
+
+
+def test_no_template_syntax_left(baked: Baked) -> None:
+    leftovers = []
+    for rel in sorted(baked.files):
+        if LEFTOVER_RE.search(rel):
+            leftovers.append(f"{rel}: in the path")
+        try:
+            text = (baked.path / rel).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, IsADirectoryError):
+            continue  # binary files are copied, not rendered
+        pattern = LEFTOVER_IN_WORKFLOW_RE if rel.startswith(".github/") else LEFTOVER_RE
+        for number, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line):
+                leftovers.append(f"{rel}:{number}: {line.strip()}")
+    assert not leftovers, "Jinja syntax left in the baked project:\n" + "\n".join(leftovers)
+
+
+def test_recorded_answers(baked: Baked) -> None:
+    variant = baked.variant
+    expected = {key: value for key, value in TEMPLATE_JSON.items() if not key.startswith("_")}
+    expected.update(variant.extra_context)
+    expected.update(
+        scheduler=variant.chosen_scheduler,
+        project_slug=variant.slug,
+        package_name=variant.package,
+        _template=str(REPO),
+    )
+    text = (baked.path / ".cookiecutter.json").read_text(encoding="utf-8")
+    assert json.loads(text) == expected
+    assert text == json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _project_ruff_config(baked: Baked) -> None:
+    pyproject = baked.path / "pyproject.toml"
+    assert pyproject.is_file(), "the baked project has no pyproject.toml"
+    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    assert "ruff" in config.get("tool", {}), (
+        "the baked pyproject.toml has no [tool.ruff]; ruff would use defaults"
+    )
+
+
+def test_ruff_check(baked: Baked) -> None:
+    _project_ruff_config(baked)
+    code, output = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=baked.path)
+    assert code == 0, output
+
+
+def test_ruff_format(baked: Baked) -> None:
+    _project_ruff_config(baked)
+    code, output = run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], cwd=baked.path)
+    assert code == 0, output
+
+
+def test_baked_project_test_suite(baked: Baked, tmp_path: Path) -> None:
+    """The generated project's own tests pass, offline, against a throwaway store."""
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "PYTHONPATH": str(baked.path / "src"),
+        "STORE_DIR": str(tmp_path / "store"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(tmp_path / "matplotlib"),
+    }
+    code, output = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=baked.path,
+        env=env,
+        timeout=1800,
+    )
+    assert code == 0, f"pytest in the baked project exited {code}:\n{tail(output)}"

@@ -1,0 +1,30 @@
+"""Shared fixtures: an empty embedded store in a temporary folder, and offline-only settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.store.local import LocalProject
+
+
+@pytest.fixture(autouse=True)
+def _offline_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never reach the internet, and never read a developer's .env by accident.
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    for name in ("STORE_BACKEND", "HOPSWORKS_API_KEY", "DATA_SOURCE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def project(tmp_path) -> LocalProject:
+    """Return an empty local project."""
+    return LocalProject(tmp_path / "store")
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Return settings for a fresh store with the offline simulator."""
+    return Settings(_env_file=None, store_dir=tmp_path / "store", data_source="synthetic")
