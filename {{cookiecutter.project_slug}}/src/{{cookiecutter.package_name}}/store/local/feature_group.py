@@ -15,6 +15,7 @@ from .offline import OfflineTable
 from .query import Feature, Query, _Condition
 from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow
 from .timeutil import to_utc_timestamp
+from .transformations import Udf, udf_from_dict
 
 if TYPE_CHECKING:
     from .feature_store import FeatureStore
@@ -109,6 +110,37 @@ class FeatureGroup:
     @property
     def schema(self) -> list[Feature]:
         return self.features
+
+    @property
+    def transformation_functions(self) -> list[Udf]:
+        """Return the on-demand transformation functions of this group."""
+        return [udf_from_dict(d) for d in self._meta.get("transformation_functions") or []]
+
+    def _apply_on_demand(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Add on-demand features computed from the inserted columns; drop request-only inputs."""
+        functions = self.transformation_functions
+        if not functions:
+            return features
+        out = features.copy()
+        for fn in functions:
+            result = fn.execute(features, None, on_demand=True)
+            for column in result.columns:
+                out[column] = result[column].to_numpy()
+        dropped = {d for fn in functions for d in fn.dropped_features}
+        return out.drop(columns=[d for d in dropped if d in out.columns])
+
+    def compute_on_demand(self, row: dict[str, Any], request_parameters: dict[str, Any]) -> dict[str, Any]:
+        """Return ``row`` with on-demand features recomputed from ``request_parameters`` (serving time)."""
+        functions = [
+            fn for fn in self.transformation_functions if set(fn.transformation_features) & set(request_parameters)
+        ]
+        if not functions:
+            return row
+        frame = pd.DataFrame([{**row, **request_parameters}])
+        out = dict(row)
+        for fn in functions:
+            out.update(fn.execute(frame, None, on_demand=True).iloc[0].to_dict())
+        return out
 
     def spec(self, name: str) -> FeatureSpec:
         for spec in self.specs():
@@ -224,7 +256,7 @@ class FeatureGroup:
         unknown = set(write_options or {}) - IGNORED_WRITE_OPTIONS
         if unknown:
             raise NotImplementedError(f"insert(write_options=...): unsupported option(s) {sorted(unknown)}")
-        features = self._prepare(features)
+        features = self._prepare(self._apply_on_demand(features))
         table = to_arrow(features, self.specs())
         report = self._fs.validate(self, table, validation_options or {})
         rows = self._dedupe(table)

@@ -13,6 +13,7 @@ from .feature_view import FeatureView, feature_view_meta
 from .online import OnlineStore
 from .query import Query
 from .timeutil import utc_now
+from .transformations import Udf
 
 
 class FeatureStore:
@@ -55,6 +56,7 @@ class FeatureStore:
         expectation_suite: Any = None,
         statistics_config: Any = None,
         features: list[Any] | None = None,
+        transformation_functions: list[Udf] | None = None,
         **kwargs: Any,
     ) -> FeatureGroup:
         """Return the feature group ``name`` v``version``, creating it when it does not exist.
@@ -69,6 +71,8 @@ class FeatureStore:
             expectation_suite: Validation rules checked on every insert.
             statistics_config: Ignored: statistics do not change stored data.
             features: Optional feature descriptions as ``Feature`` objects or dicts with name/description.
+            transformation_functions: On-demand ``@udf`` functions computed on insert and, from
+                ``request_parameters``, at serving time.
 
         Returns:
             The feature group.
@@ -110,6 +114,7 @@ class FeatureStore:
             "features": None,
             "feature_descriptions": descriptions,
             "expectation_suite": None,
+            "transformation_functions": [fn.to_dict() for fn in transformation_functions or []],
             "created": utc_now().isoformat(),
         }
         write_json_atomic(meta_path, meta)
@@ -163,10 +168,18 @@ class FeatureStore:
         check_name("feature view", name, version)
         if not isinstance(query, Query):
             raise ValueError(f"query must be a Query (e.g. fg.select_all()), got {type(query).__name__}")
-        if transformation_functions:
-            raise NotImplementedError(
-                "transformation_functions are not supported by this version of the store"
-            )
+        if isinstance(transformation_functions, dict):
+            raise NotImplementedError("transformation_functions as a dict (hsfs 3.x style): pass a list of udfs")
+        functions = list(transformation_functions or [])
+        columns = [c.name for c in query.output_columns()]
+        for fn in functions:
+            if not isinstance(fn, Udf):
+                raise ValueError(f"transformation_functions must be @udf functions, got {type(fn).__name__}")
+            missing = [f for f in fn.transformation_features if f not in columns]
+            if missing:
+                raise ValueError(f"transformation {fn!r}: {missing} are not columns of the query {columns}")
+            if set(fn.transformation_features) & set(labels or []):
+                raise NotImplementedError(f"transformation {fn!r} of a label is not supported locally")
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
         if unsupported:
             raise NotImplementedError(
@@ -184,6 +197,7 @@ class FeatureStore:
             list(inference_helper_columns or []),
             list(training_helper_columns or []),
         )
+        meta["transformation_functions"] = [fn.to_dict() for fn in functions]
         write_json_atomic(path, meta)
         return FeatureView(self, meta)
 

@@ -13,6 +13,7 @@ from .feature_group import write_json_atomic
 from .online import from_sqlite_rows, to_sqlite_key
 from .query import OutputColumn, Query, _Condition, query_from_dict
 from .timeutil import to_utc_timestamp, utc_now
+from .transformations import Udf, apply_transformations, fit_statistics, udf_from_dict
 
 if TYPE_CHECKING:
     from .feature_store import FeatureStore
@@ -45,6 +46,7 @@ class FeatureView:
         self._meta = meta
         self._serving_td: int | None = None
         self._batch_td: int | None = None
+        self._fitted: dict[str, dict[str, Any]] | None = None  # statistics of the last in-memory split
 
     @property
     def name(self) -> str:
@@ -73,6 +75,25 @@ class FeatureView:
     @property
     def path(self) -> Path:
         return self._fs.fv_path(self.name, self.version)
+
+    @property
+    def transformation_functions(self) -> list[Udf]:
+        """Return the model-dependent transformation functions, bound to their features."""
+        return [udf_from_dict(d) for d in self._meta.get("transformation_functions") or []]
+
+    def _statistics_for(self, training_dataset_version: int | None) -> dict[str, dict[str, Any]] | None:
+        """Return fitted statistics: of a training dataset version, else of the latest one, else in memory."""
+        if training_dataset_version is None:
+            folder = self.path / "training_datasets"
+            versions = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+            if not versions:
+                return self._fitted
+            training_dataset_version = versions[-1]
+        return self.get_training_dataset_metadata(training_dataset_version).get("transformation_statistics")
+
+    def _fit(self, train: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
+        functions = self.transformation_functions
+        return fit_statistics(train, functions) if functions else None
 
     @property
     def query(self) -> Query:
@@ -173,12 +194,18 @@ class FeatureView:
         helpers = self.training_helper_columns if training_helper_columns else []
         columns, keep, labels = self._columns(primary_key, event_time, helpers)
         df = self._read(start_time, end_time, extra_filter, columns)
-        return self._xy(df, keep, labels, dataframe_type)
+        self._fitted = self._fit(df)
+        return self._xy(df, keep, labels, dataframe_type, self._fitted)
 
     def _xy(
-        self, df: pd.DataFrame, keep: list[str], labels: list[str], dataframe_type: str | None
+        self,
+        df: pd.DataFrame,
+        keep: list[str],
+        labels: list[str],
+        dataframe_type: str | None,
+        statistics: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[Any, Any]:
-        x = df[keep].reset_index(drop=True)
+        x = apply_transformations(df[keep].reset_index(drop=True), self.transformation_functions, statistics)
         y = df[labels].reset_index(drop=True) if labels else None
         return _frame_type(x, dataframe_type), None if y is None else _frame_type(y, dataframe_type)
 
@@ -269,8 +296,9 @@ class FeatureView:
         )
         helpers = self.training_helper_columns if training_helper_columns else []
         _, keep, labels = self._columns(primary_key, event_time, helpers)
-        x_train, y_train = self._xy(train, keep, labels, dataframe_type)
-        x_test, y_test = self._xy(test, keep, labels, dataframe_type)
+        self._fitted = self._fit(train)  # fitted on the training split only: no test leakage
+        x_train, y_train = self._xy(train, keep, labels, dataframe_type, self._fitted)
+        x_test, y_test = self._xy(test, keep, labels, dataframe_type, self._fitted)
         return x_train, x_test, y_train, y_test
 
     def create_train_test_split(
@@ -351,6 +379,7 @@ class FeatureView:
                     "seed": seed,
                 },
                 "rows": {"train": len(train), "test": len(test)},
+                "transformation_statistics": self._fit(train),
             },
         )
         return version, None
@@ -383,8 +412,9 @@ class FeatureView:
         _, keep, labels = self._columns(primary_key, event_time, helpers)
         train = pd.read_parquet(folder / "train.parquet")
         test = pd.read_parquet(folder / "test.parquet")
-        x_train, y_train = self._xy(train, keep, labels, dataframe_type)
-        x_test, y_test = self._xy(test, keep, labels, dataframe_type)
+        statistics = self._statistics_for(training_dataset_version)
+        x_train, y_train = self._xy(train, keep, labels, dataframe_type, statistics)
+        x_test, y_test = self._xy(test, keep, labels, dataframe_type, statistics)
         return x_train, x_test, y_train, y_test
 
     # -- batch scoring ---------------------------------------------------------------------------------------
@@ -418,8 +448,10 @@ class FeatureView:
         )
         helpers = self.inference_helper_columns if inference_helper_columns else []
         columns, keep, _ = self._columns(bool(primary_key), bool(event_time), helpers)
-        df = self._read(start_time, end_time, extra_filter, columns)
-        return _frame_type(df[keep].reset_index(drop=True), dataframe_type)
+        df = self._read(start_time, end_time, extra_filter, columns)[keep].reset_index(drop=True)
+        if transformed:
+            df = apply_transformations(df, self.transformation_functions, self._statistics_for(self._batch_td))
+        return _frame_type(df, dataframe_type)
 
     # -- online serving --------------------------------------------------------------------------------------
     def init_serving(self, training_dataset_version: int | None = None, **kwargs: Any) -> None:
@@ -464,6 +496,7 @@ class FeatureView:
         serving_keys: list[dict[str, Any]],
         passed_features: list[dict[str, Any]] | None,
         allow_missing: bool,
+        request_parameters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
         nodes = self.query._nodes()
         keys, plan = self._serving_plan()
@@ -499,6 +532,8 @@ class FeatureView:
                     found[i] = {}
                 else:
                     found[i] = from_sqlite_rows([row], specs).iloc[0].to_dict()
+                if request_parameters is not None and n < len(request_parameters) and request_parameters[n]:
+                    found[i] = fg.compute_on_demand(found[i], request_parameters[n])
             values: dict[str, Any] = {}
             for col in outputs:
                 index = next(i for i, node in enumerate(nodes) if node.fg.key == col.fg_key)
@@ -514,6 +549,21 @@ class FeatureView:
             if col.type == "double":
                 frame[col.name] = frame[col.name].astype("float64")
         return frame
+
+    def _check_request_parameters(self, request_parameters: list[dict[str, Any]]) -> None:
+        known = {
+            name
+            for fg in self.query.featuregroups
+            for fn in fg.transformation_functions
+            for name in fn.transformation_features
+        }
+        for params in request_parameters:
+            unknown = sorted(set(params or {}) - known)
+            if unknown:
+                raise ValueError(
+                    f"request parameter(s) {unknown} are not inputs of any on-demand transformation "
+                    f"(inputs: {sorted(known)})"
+                )
 
     def _vector_columns(self) -> list[str]:
         _, keep, _ = self._columns(False, False, [])
@@ -543,11 +593,16 @@ class FeatureView:
             KeyError: If a key has no online row and ``allow_missing`` is False.
             ValueError: If a serving key is missing or a passed feature is unknown.
         """
-        _unsupported(request_parameters=request_parameters, transformation_context=transformation_context)
+        _unsupported(transformation_context=transformation_context)
         keys = serving_keys if serving_keys is not None else entry
         if keys is None:
             raise ValueError("serving_keys is required")
-        frame = self._vector_rows(list(keys), passed_features, allow_missing)[self._vector_columns()]
+        if request_parameters is not None:
+            self._check_request_parameters(request_parameters)
+        frame = self._vector_rows(list(keys), passed_features, allow_missing, request_parameters)
+        frame = frame[self._vector_columns()]
+        if transform:
+            frame = apply_transformations(frame, self.transformation_functions, self._statistics_for(self._serving_td))
         if return_type == "list":
             return frame.to_numpy(dtype=object).tolist()
         if return_type == "pandas":
