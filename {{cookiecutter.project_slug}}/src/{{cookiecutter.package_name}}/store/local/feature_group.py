@@ -229,6 +229,9 @@ class FeatureGroup:
         write_options: dict[str, Any] | None = None,
         validation_options: dict[str, Any] | None = None,
         wait: bool = False,
+        transformation_context: dict[str, Any] | None = None,
+        transform: bool = True,
+        n_processes: int | None = None,
     ) -> tuple[None, Any]:
         """Upsert rows on (primary key, event time), offline and online.
 
@@ -240,6 +243,9 @@ class FeatureGroup:
             write_options: Job options; ones that cannot change the result are ignored.
             validation_options: ``{"run_validation": False}`` skips the expectation suite.
             wait: Ignored: local writes are synchronous.
+            transformation_context: Not supported (must be None).
+            transform: Compute on-demand features on insert (the default).
+            n_processes: Ignored.
 
         Returns:
             ``(None, validation_report)``: no job runs locally.
@@ -256,7 +262,9 @@ class FeatureGroup:
         unknown = set(write_options or {}) - IGNORED_WRITE_OPTIONS
         if unknown:
             raise NotImplementedError(f"insert(write_options=...): unsupported option(s) {sorted(unknown)}")
-        features = self._prepare(self._apply_on_demand(features))
+        if transformation_context:
+            raise NotImplementedError("insert(transformation_context=...) is not supported locally")
+        features = self._prepare(self._apply_on_demand(features) if transform else features)
         table = to_arrow(features, self.specs())
         report = self._fs.validate(self, table, validation_options or {})
         rows = self._dedupe(table)
@@ -341,8 +349,10 @@ class FeatureGroup:
             self._sync_online(None, version)
         return deleted
 
-    def delete(self) -> None:
+    def delete(self, force: bool = False, delete_feature_views: bool = False) -> None:
         """Drop the feature group: its offline table, online table and metadata."""
+        if delete_feature_views:
+            raise NotImplementedError("delete(delete_feature_views=True): delete the feature views first")
         import shutil
 
         self._fs.online.drop(self.online_table)
@@ -383,9 +393,9 @@ class FeatureGroup:
             self.spec(name)
         return Query(self, [n for n in self.feature_names if n not in drop])
 
-    def filter(self, condition: _Condition) -> Query:
-        """Return a query of all features filtered by ``condition``."""
-        return self.select_all().filter(condition)
+    def filter(self, f: _Condition) -> Query:
+        """Return a query of all features filtered by ``f``."""
+        return self.select_all().filter(f)
 
     def as_of(self, wallclock_time: Any = None, exclude_until: Any = None) -> Query:
         """Return a query of all features as they were at ``wallclock_time``."""

@@ -51,6 +51,7 @@ class FeatureStore:
         version: int,
         description: str | None = "",
         online_enabled: bool | None = False,
+        *,
         primary_key: list[str] | None = None,
         event_time: str | None = None,
         expectation_suite: Any = None,

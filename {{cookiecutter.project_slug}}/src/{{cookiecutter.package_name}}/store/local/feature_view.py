@@ -283,7 +283,6 @@ class FeatureView:
         training_helper_columns: bool = False,
         dataframe_type: str | None = "default",
         transformation_context: dict | None = None,
-        seed: int | None = None,
         **kwargs: Any,
     ) -> tuple[Any, Any, Any, Any]:
         """Return ``X_train, X_test, y_train, y_test`` split by time range or by ``test_size``.
@@ -292,7 +291,7 @@ class FeatureView:
         """
         _unsupported(spine=spine, transformation_context=transformation_context, **kwargs)
         train, test = self._split_frames(
-            test_size, train_start, train_end, test_start, test_end, extra_filter, seed, None
+            test_size, train_start, train_end, test_start, test_end, extra_filter, None, None
         )
         helpers = self.training_helper_columns if training_helper_columns else []
         _, keep, labels = self._columns(primary_key, event_time, helpers)
@@ -658,7 +657,7 @@ class FeatureView:
             return result
         return result[0]
 
-    def delete(self) -> None:
+    def delete(self, force: bool = False) -> None:
         """Delete the feature view and its training datasets."""
         import shutil
 

@@ -350,8 +350,9 @@ class Query:
         new._joins = [*self._joins, Join(sub_query, left_keys, right_keys, join_type, prefix)]
         return new
 
-    def filter(self, condition: _Condition) -> Query:
-        """Return a new query that keeps only rows matching ``condition``."""
+    def filter(self, f: _Condition) -> Query:
+        """Return a new query that keeps only rows matching ``f``."""
+        condition = f
         if not isinstance(condition, _Condition):
             raise ValueError(
                 f"filter() takes a Filter or a combination of filters, got {type(condition).__name__}"
@@ -431,7 +432,12 @@ class Query:
 
     # -- execution --------------------------------------------------------------------------------------------
     def read(
-        self, online: bool = False, dataframe_type: str = "default", read_options: dict | None = None
+        self,
+        online: bool = False,
+        dataframe_type: str = "default",
+        read_options: dict | None = None,
+        start_time: Any = None,
+        end_time: Any = None,
     ) -> pd.DataFrame:
         """Run the query on the offline store and return a DataFrame."""
         if online:
@@ -440,7 +446,8 @@ class Query:
             raise NotImplementedError(
                 f"dataframe_type={dataframe_type!r} (only 'pandas' is supported locally)"
             )
-        return self.execute()
+        # start_time/end_time select the leftmost group's event times, start inclusive, end exclusive.
+        return self.execute(extra_filter=self._left_feature_group.time_range(start_time, end_time))
 
     def execute(
         self,

@@ -1,0 +1,164 @@
+"""The project against the real Hopsworks SDK: every call we make exists with the arguments we pass.
+
+Runs where the ``hopsworks`` extra is installed (CI makes such an environment); elsewhere it
+is skipped with that reason. Calls are found by reading the pipelines and the UI, not from a
+hand-kept list, so a new call is checked the day it is written.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip(
+    "hopsworks", reason="the hopsworks extra is not installed (CI runs this in its own environment)"
+)
+
+import {{ cookiecutter.package_name }} as package  # noqa: E402
+from {{ cookiecutter.package_name }}.store import local  # noqa: E402
+from {{ cookiecutter.package_name }}.store.local import feature_group, feature_view, query, registry  # noqa: E402
+
+PACKAGE_DIR = Path(package.__file__).parent
+PROJECT_DIR = PACKAGE_DIR.parents[1]
+SOURCES = [*sorted((PACKAGE_DIR / "pipelines").glob("*.py")), PACKAGE_DIR / "ui.py", PROJECT_DIR / "app.py"]
+
+
+def sdk_classes() -> dict[str, object]:
+    """Return the SDK classes (and the create_model module) the project talks to."""
+    from hopsworks_common.project import Project
+    from hsfs.constructor.query import Query
+    from hsfs.feature_group import FeatureGroup
+    from hsfs.feature_store import FeatureStore
+    from hsfs.feature_view import FeatureView
+    from hsml.model import Model
+    from hsml.model_registry import ModelRegistry
+    from hsml.python import signature as python_models
+
+    return {
+        "Project": Project,
+        "FeatureStore": FeatureStore,
+        "FeatureGroup": FeatureGroup,
+        "FeatureView": FeatureView,
+        "Query": Query,
+        "ModelRegistry": ModelRegistry,
+        "Model": Model,
+        "python": python_models,
+    }
+
+
+# The local class standing in for each SDK class.
+LOCAL_TWINS = {
+    "Project": local.LocalProject,
+    "FeatureStore": local.FeatureStore,
+    "FeatureGroup": feature_group.FeatureGroup,
+    "FeatureView": feature_view.FeatureView,
+    "Query": query.Query,
+    "ModelRegistry": registry.ModelRegistry,
+    "Model": registry.Model,
+    "python": registry.ModelApi,
+}
+
+
+def sdk_calls() -> list[tuple[str, int, str, int, list[str]]]:
+    """Return (file, line, method, positional count, keyword names) of each method call in the sources."""
+    calls = []
+    for path in SOURCES:
+        if not path.exists():
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if isinstance(node.func.value, ast.Constant):
+                continue  # "sep".join(...) and the like
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                continue  # *args / **kwargs: nothing to check statically
+            calls.append((path.name, node.lineno, node.func.attr, len(node.args), [k.arg for k in node.keywords]))
+    return calls
+
+
+def _binds(target: object, method: str, positional: int, keywords: list[str]) -> bool:
+    function = getattr(target, method)
+    try:
+        signature = inspect.signature(function)
+    except ValueError:
+        return True  # a C builtin (dict.update): no signature to hold the call against
+    args = [None] * (positional + (0 if inspect.ismodule(target) else 1))  # +1: self
+    try:
+        signature.bind(*args, **dict.fromkeys(keywords))
+    except TypeError:
+        return False
+    return True
+
+
+# Method names the SDK shares with pandas and builtins (df.to_dict, dict.update, df.filter, ...): without
+# types, a call of one of these passes when it fits either owner. Every other name is the SDK's alone.
+SHARED_OWNERS = (dict, list, str, "pandas.DataFrame", "pandas.Series")
+
+
+def _shared_owners() -> list[object]:
+    import pandas as pd
+
+    return [pd.DataFrame if o == "pandas.DataFrame" else pd.Series if o == "pandas.Series" else o for o in SHARED_OWNERS]
+
+
+def test_every_sdk_call_of_the_project_exists_with_our_arguments():
+    classes = sdk_classes()
+    shared = _shared_owners()
+    checked, problems = set(), []
+    for file, line, method, positional, keywords in sdk_calls():
+        owners = {name: cls for name, cls in classes.items() if callable(getattr(cls, method, None))}
+        if not owners or method.startswith("_"):
+            continue
+        checked.add(method)
+        others = [o for o in shared if callable(getattr(o, method, None))]
+        if not any(_binds(cls, method, positional, keywords) for cls in [*owners.values(), *others]):
+            problems.append(f"{file}:{line} {method}(<{positional} positional>, {keywords}) fits none of {sorted(owners)}")
+    assert not problems, "\n".join(problems)
+    # The scan must actually see the pipelines' store calls.
+    assert {"get_or_create_feature_group", "insert", "get_or_create_feature_view", "create_model"} <= checked
+
+
+def test_login_is_called_with_arguments_the_sdk_accepts():
+    import hopsworks
+
+    parameters = inspect.signature(hopsworks.login).parameters
+    assert {"api_key_value", "host", "project"} <= set(parameters)
+
+
+@pytest.mark.parametrize("name", sorted(LOCAL_TWINS))
+def test_local_store_signatures_match_the_sdk(name):
+    sdk, twin = sdk_classes()[name], LOCAL_TWINS[name]
+    problems = []
+    for method, local_function in inspect.getmembers(twin, callable):
+        if method.startswith("_") or not callable(getattr(sdk, method, None)):
+            continue
+        ours = inspect.signature(local_function).parameters
+        theirs = inspect.signature(getattr(sdk, method)).parameters
+        var_keyword = any(p.kind is p.VAR_KEYWORD for p in ours.values())
+        for pname, param in ours.items():
+            if pname == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                continue
+            if pname not in theirs:
+                problems.append(f"{method}: parameter {pname!r} does not exist in the SDK")
+                continue
+            if param.default is not param.empty and theirs[pname].default is not param.empty:
+                if param.default != theirs[pname].default:
+                    problems.append(
+                        f"{method}: default of {pname!r} is {param.default!r}, SDK has {theirs[pname].default!r}"
+                    )
+        for pname, param in theirs.items():
+            if pname == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                continue
+            if pname not in ours and not var_keyword:
+                problems.append(f"{method}: SDK parameter {pname!r} is not accepted locally")
+        positional = lambda params: [  # noqa: E731
+            p for p, v in params.items() if v.kind in (v.POSITIONAL_ONLY, v.POSITIONAL_OR_KEYWORD) and p != "self"
+        ]
+        ours_pos, theirs_pos = positional(ours), positional(theirs)
+        if ours_pos != theirs_pos[: len(ours_pos)]:
+            problems.append(f"{method}: positional order {ours_pos} differs from the SDK's {theirs_pos}")
+    assert not problems, f"{name}:\n" + "\n".join(problems)
