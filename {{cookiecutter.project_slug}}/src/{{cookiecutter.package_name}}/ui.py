@@ -1,0 +1,392 @@
+"""The web UI: forecast, hindcast and a prediction for a chosen day, all read from the store.
+
+Nothing is read when this module is imported or the app is built: every value comes from an
+event handler (page load, buttons), each with its own ``connect(settings)``, so the app starts
+before the pipelines have ever run and shows new data on every reload. The handlers are plain
+module-level functions of the settings, so tests call them without a browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from .features.air_quality import LAG_FEATURES
+from .pipelines.common import (
+    LABEL,
+    LoadedModel,
+    day,
+    feature_groups,
+    fill_lags,
+    latest_model_version,
+    load_model,
+    location_rows,
+    predictions_group,
+    utc_today,
+)
+from .pipelines.inference import HISTORY_DAYS, hindcast
+from .settings import Settings
+from .store import connect
+
+log = logging.getLogger(__name__)
+
+RECENT_DAYS = 3  # past days offered for a prediction next to the coming ones
+RUN_PIPELINES = "Run the pipelines first: `feature`, then `training`, then `inference`."
+UNIT = "µg/m³"
+DATES = "datetime64[us, UTC]"
+FEATURE_COLUMNS = ["feature", "value", "source"]
+_ONE_DAY = pd.Timedelta(days=1)
+_MODEL_CACHE_SIZE = 4
+_model_cache: dict[tuple[Any, ...], LoadedModel] = {}
+_model_lock = threading.Lock()
+
+
+class InvalidDateError(ValueError):
+    """The requested date is not one of the dates the UI offers."""
+
+
+@dataclass
+class PointPrediction:
+    """A prediction for one day with the features it was made from."""
+
+    date: dt.date
+    value: float
+    model_name: str
+    model_version: int
+    features: pd.DataFrame  # columns: feature, value, source
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _empty(**dtypes: str) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+
+
+def _offered_dates(fs: Any, settings: Settings) -> list[str]:
+    """Return the days with stored weather from a few days ago to the end of the forecast, as ISO text."""
+    weather, _ = feature_groups(fs)
+    today = utc_today()
+    start = day(today - dt.timedelta(days=RECENT_DAYS))
+    end = day(today + dt.timedelta(days=settings.forecast_days + 1))
+    rows = location_rows(weather, settings.location.key, start, end)
+    return [] if rows.empty else [d.date().isoformat() for d in rows["date"]]
+
+
+def _model(settings: Settings, mr: Any) -> LoadedModel:
+    """Return the newest model version, loading its files once per registration."""
+    version = latest_model_version(mr, settings.model_name)
+    meta = mr.get_model(settings.model_name, version=version)
+    if meta is None:
+        raise LookupError(f"model {settings.model_name!r} has no version {version}")
+    key = (
+        settings.store_backend,
+        str(settings.store_dir),
+        settings.hopsworks_host,
+        settings.hopsworks_project,
+        settings.model_name,
+        version,
+        str(getattr(meta, "created", "")),  # a store rebuilt from scratch re-registers version 1
+    )
+    with _model_lock:
+        cached = _model_cache.get(key)
+    if cached is None:
+        cached = load_model(mr, settings.model_name, version)
+        with _model_lock:
+            while len(_model_cache) >= _MODEL_CACHE_SIZE:
+                _model_cache.pop(next(iter(_model_cache)))
+            _model_cache[key] = cached
+    return LoadedModel(meta, cached.booster, cached.feature_names)
+
+
+def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timestamp) -> pd.Series:
+    """Return PM2.5 by date before ``target``: observed, then stored predictions for later days."""
+    start = target - pd.Timedelta(days=HISTORY_DAYS)
+    _, air_quality = feature_groups(fs, int(model.meta.feature_view_version))
+    observed = location_rows(air_quality, location, start, target)
+    history = observed.set_index("date")[LABEL].dropna() if not observed.empty else pd.Series(dtype="float64")
+    stored = location_rows(predictions_group(fs), location, start, target)
+    if not stored.empty:
+        stored = stored[stored["model_name"] == model.meta.name]
+        if not history.empty:
+            stored = stored[stored["date"] > history.index.max()]
+        # Per day: this model version first, then the newest other one; the smallest horizon wins.
+        stored = stored.assign(_mine=stored["model_version"] == model.version).sort_values(
+            ["_mine", "model_version", "horizon_days"], ascending=[False, False, True]
+        )
+        predicted = stored.drop_duplicates("date").set_index("date")["predicted_pm25"]
+        history = pd.concat([history, predicted]) if not history.empty else predicted
+    return history.sort_index().astype("float64")
+
+
+def load_overview(settings: Settings) -> str:
+    """Return Markdown naming the model in use, its feature view and its test metrics."""
+    try:
+        mr = connect(settings).get_model_registry()
+        version = latest_model_version(mr, settings.model_name)
+        meta = mr.get_model(settings.model_name, version=version)
+        if meta is None:
+            raise LookupError(f"model {settings.model_name!r} has no version {version}")
+    except Exception as exc:
+        return _problem("No model yet", exc)
+    metrics = meta.training_metrics or {}
+    lines = [
+        f"**Model:** `{meta.name}` version **v{version}**, trained on feature view "
+        f"`{meta.feature_view_name}` v{meta.feature_view_version}.",
+    ]
+    mae, baseline = metrics.get("mae"), metrics.get("baseline_mae")
+    if isinstance(mae, (int, float)) and isinstance(baseline, (int, float)):
+        days = metrics.get("test_rows")
+        window = f" over {int(days)} test days" if isinstance(days, (int, float)) else ""
+        lines.append(
+            f"**Test MAE{window}:** {mae:.2f} {UNIT} for the model vs {baseline:.2f} {UNIT} "
+            "for the persistence baseline (tomorrow = today)."
+        )
+    if settings.data_source == "synthetic":
+        lines.append("*Data source: the offline simulator, so the numbers are made up.*")
+    return "\n\n".join(lines)
+
+
+def forecast_frame(settings: Settings) -> pd.DataFrame:
+    """Return the stored forecast of the newest model for the coming days, one row per date.
+
+    Raises:
+        LookupError: If no model is registered yet.
+    """
+    project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    version = latest_model_version(mr, settings.model_name)
+    tomorrow = day(utc_today() + dt.timedelta(days=1))
+    rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
+    columns = ["date", "predicted_pm25", "horizon_days", "model_version"]
+    if rows.empty:
+        return _empty(date=DATES, predicted_pm25="float64", horizon_days="int64", model_version="int64")
+    rows = rows[(rows["model_name"] == settings.model_name) & (rows["model_version"] == version)]
+    rows = rows.sort_values(["date", "horizon_days"]).drop_duplicates("date")
+    return rows[columns].reset_index(drop=True)
+
+
+def hindcast_frame(settings: Settings) -> pd.DataFrame:
+    """Return one-day-ahead predictions and observed PM2.5 in long form: date, pm25, series.
+
+    Uses the newest model version that has hindcast rows; empty when there are none.
+    """
+    past = hindcast(connect(settings), settings.location.key, settings.model_name)
+    if past.empty:
+        return _empty(date=DATES, pm25="float64", series="str")
+    newest = int(past["model_version"].max())
+    mine = past[past["model_version"] == newest]
+    observed = mine[["date", "actual_pm25"]].rename(columns={"actual_pm25": "pm25"}).assign(series="observed")
+    predicted = mine[["date", "predicted_pm25"]].rename(columns={"predicted_pm25": "pm25"})
+    predicted = predicted.assign(series=f"predicted (v{newest}, 1 day ahead)")
+    return pd.concat([observed, predicted], ignore_index=True)
+
+
+def prediction_dates(settings: Settings) -> list[str]:
+    """Return the dates (YYYY-MM-DD) offered for an interactive prediction."""
+    return _offered_dates(connect(settings).get_feature_store(), settings)
+
+
+def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
+    """Predict PM2.5 for an offered date from the online feature vector, filling unknown lags.
+
+    Raises:
+        InvalidDateError: If ``date_text`` is not one of ``prediction_dates(settings)``.
+        LookupError: If the store has no model or no features for the date yet.
+    """
+    project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    offered = _offered_dates(fs, settings)
+    text = date_text.strip() if isinstance(date_text, str) else ""
+    if not offered:
+        raise LookupError("no weather is stored for the coming days")
+    if text not in offered:
+        span = f"{offered[0]} to {offered[-1]}"
+        if not text:
+            raise InvalidDateError(f"no date chosen: pick a date from the list ({span}).")
+        raise InvalidDateError(
+            f"{text[:40]!r} is not one of the offered dates ({span}): pick a date from the list."
+        )
+    chosen = dt.date.fromisoformat(text)
+    target = day(chosen)
+    location = settings.location.key
+
+    model = _model(settings, mr)
+    fv = model.meta.get_feature_view(init=True, online=True)
+    if fv is None:
+        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
+    vector = fv.get_feature_vector(
+        serving_keys={"location": location, "date": target}, return_type="pandas", allow_missing=True
+    )
+    row = vector.iloc[0].to_dict()
+    looked_up = [n for n in model.feature_names if n not in LAG_FEATURES]
+    if all(_missing(row.get(n)) for n in looked_up):
+        raise LookupError(f"the online store has no features for {text}")
+    filled = fill_lags(row, _pm25_history(fs, location, model, target), target)
+    value = max(float(model.predict(pd.DataFrame([filled]))[0]), 0.0)
+
+    def source(name: str) -> str:
+        if _missing(filled.get(name)):
+            return "unknown (the model handles it as missing)"
+        if name in LAG_FEATURES and _missing(row.get(name)):
+            return "from observed and predicted PM2.5"
+        return "online store"
+
+    features = pd.DataFrame(
+        {
+            "feature": model.feature_names,
+            "value": [math.nan if _missing(filled.get(n)) else float(filled[n]) for n in model.feature_names],
+            "source": [source(n) for n in model.feature_names],
+        }
+    )
+    return PointPrediction(chosen, value, model.meta.name, model.version, features)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------------------------------ UI handlers
+
+
+def _problem(what: str, exc: Exception) -> str:
+    """Return a message for the UI: the reason for missing data, never a traceback."""
+    if isinstance(exc, LookupError):
+        reason = exc.args[0] if exc.args else type(exc).__name__
+        return f"**{what}:** {reason}. {RUN_PIPELINES}"
+    log.warning("%s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
+    reason = f"the store could not be read ({type(exc).__name__}, details in the server log)"
+    return f"**{what}:** {reason}. {RUN_PIPELINES}"
+
+
+def show_forecast(settings: Settings) -> tuple[pd.DataFrame, str]:
+    """Return the forecast plot data and a message for the UI."""
+    try:
+        frame = forecast_frame(settings)
+    except Exception as exc:
+        return _empty(date=DATES, predicted_pm25="float64"), _problem("No forecast yet", exc)
+    if frame.empty:
+        return frame, f"**No forecast for the coming days yet.** {RUN_PIPELINES}"
+    pairs = zip(frame["date"], frame["predicted_pm25"], strict=True)
+    days = " · ".join(f"{d.strftime('%a %d %b')}: **{v:.1f}**" for d, v in pairs)
+    version = int(frame["model_version"].iloc[0])
+    return frame, f"PM2.5 in {UNIT} (model v{version}, the most recent forecast of each day): {days}"
+
+
+def show_hindcast(settings: Settings) -> tuple[pd.DataFrame, str]:
+    """Return the hindcast plot data and a message for the UI."""
+    try:
+        frame = hindcast_frame(settings)
+    except Exception as exc:
+        return _empty(date=DATES, pm25="float64", series="str"), _problem("No hindcast yet", exc)
+    if frame.empty:
+        return frame, f"**No hindcast yet:** no stored predictions of past days. {RUN_PIPELINES}"
+    wide = frame.pivot_table(index="date", columns="series", values="pm25")
+    mae = float((wide.iloc[:, 0] - wide.iloc[:, 1]).abs().mean())
+    return frame, f"One-day-ahead predictions vs observed PM2.5 over {len(wide)} days: MAE {mae:.2f} {UNIT}."
+
+
+def date_choices(settings: Settings) -> tuple[Any, str]:
+    """Return the date dropdown (offered dates, tomorrow selected) and a message for the UI."""
+    none = gr.Dropdown(choices=[], value=None)
+    try:
+        dates = prediction_dates(settings)
+    except Exception as exc:
+        return none, _problem("No dates to predict yet", exc)
+    if not dates:
+        return none, f"**No weather stored for the coming days yet.** {RUN_PIPELINES}"
+    tomorrow = (utc_today() + dt.timedelta(days=1)).isoformat()
+    return gr.Dropdown(choices=dates, value=tomorrow if tomorrow in dates else dates[0]), ""
+
+
+def show_prediction(settings: Settings, date_text: Any) -> tuple[str, pd.DataFrame]:
+    """Return the prediction for the chosen date as Markdown, and the features used, for the UI."""
+    no_features = _empty(feature="str", value="float64", source="str")
+    try:
+        result = predict_for_date(settings, date_text)
+    except InvalidDateError as exc:
+        return f"**Invalid date:** {exc}", no_features
+    except Exception as exc:
+        return _problem("No prediction", exc), no_features
+    text = (
+        f"### {result.value:.2f} {UNIT}\n\nPredicted daily mean PM2.5 in {settings.location_name} on "
+        f"{result.date.strftime('%A %d %B %Y')} by `{result.model_name}` v{result.model_version}."
+    )
+    return text, result.features
+
+
+# ---------------------------------------------------------------------------------------------- the app
+
+
+def build_app(settings: Settings | None = None) -> gr.Blocks:
+    """Build the Gradio app; the store is read only when a page loads or a button is pressed."""
+    settings = settings if settings is not None else Settings()
+    name = settings.location_name
+    with gr.Blocks(title=f"PM2.5 forecast for {name}") as demo:
+        gr.Markdown(f"# PM2.5 air quality forecast for {name}")
+        overview = gr.Markdown()
+        refresh = gr.Button("Reload data", size="sm")
+
+        gr.Markdown(f"## Forecast for the next {settings.forecast_days} days")
+        forecast_plot = gr.LinePlot(
+            x="date",
+            y="predicted_pm25",
+            title="Predicted PM2.5",
+            x_title="date",
+            y_title=f"PM2.5 ({UNIT})",
+            height=300,
+        )
+        forecast_note = gr.Markdown()
+
+        gr.Markdown("## Hindcast: how good were past forecasts?")
+        hindcast_plot = gr.LinePlot(
+            x="date",
+            y="pm25",
+            color="series",
+            title="Predicted vs observed PM2.5",
+            x_title="date",
+            y_title=f"PM2.5 ({UNIT})",
+            height=300,
+        )
+        hindcast_note = gr.Markdown()
+
+        gr.Markdown(
+            "## Predict one day\nReads the day's features from the online store and fills the PM2.5 lags "
+            "that are not observed yet from observations and stored predictions."
+        )
+        with gr.Row():
+            # Choices arrive on page load; the handler checks the value itself, so Gradio need not.
+            date = gr.Dropdown(
+                choices=[], value=None, label="Date (UTC)", allow_custom_value=True, interactive=True, scale=3
+            )
+            predict = gr.Button("Predict", variant="primary", scale=1)
+        dates_note = gr.Markdown()
+        result = gr.Markdown()
+        features = gr.Dataframe(headers=FEATURE_COLUMNS, label="Features used", interactive=False)
+
+        triggers = [demo.load, refresh.click]
+        loaders = [
+            ("overview", load_overview, [overview]),
+            ("forecast", show_forecast, [forecast_plot, forecast_note]),
+            ("hindcast", show_hindcast, [hindcast_plot, hindcast_note]),
+            ("dates", date_choices, [date, dates_note]),
+        ]
+        for api_name, handler, outputs in loaders:
+            gr.on(triggers, functools.partial(handler, settings), outputs=outputs, api_name=api_name)
+        on_predict = functools.partial(show_prediction, settings)
+        predict.click(on_predict, inputs=date, outputs=[result, features], api_name="predict")
+    demo.queue(default_concurrency_limit=2, max_size=16)
+    return demo
