@@ -9,6 +9,8 @@ COMMANDS = {
     "feature": ("pipelines.feature", "fetch data, compute features, upsert feature groups"),
     "training": ("pipelines.training", "train and register a model"),
     "inference": ("pipelines.inference", "forecast with the registered model and store predictions"),
+    "check": ("check", "fail when observations, predictions or the model are older than the schedule allows"),
+    "secrets": ("deploy_secrets", "store HOPSWORKS_API_KEY in Modal, GitHub and the HuggingFace Space"),
 }
 
 

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     open_meteo_air_quality_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality"
     http_timeout_s: float = Field(30.0, gt=0)
     http_max_retries: int = Field(4, ge=0, le=10)
+    # Only for Open-Meteo's commercial API (customer-*.open-meteo.com URLs); the free API needs none.
+    open_meteo_api_key: SecretStr | None = None
 
     hopsworks_host: str | None = None
     hopsworks_project: str | None = None

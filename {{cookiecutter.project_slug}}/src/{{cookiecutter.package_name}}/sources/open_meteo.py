@@ -69,6 +69,7 @@ class OpenMeteoClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         today: datetime.date | None = None,
+        api_key: str | None = None,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
@@ -86,6 +87,9 @@ class OpenMeteoClient:
         self._sleep = sleep
         # A fixed ``today`` makes the archive/forecast split reproducible in tests.
         self._today = today
+        # Open-Meteo's commercial plans take the key only as a query parameter (no header); error
+        # messages show URLs without their query string, so the key never reaches a log.
+        self._api_key = api_key
         self.session = session if session is not None else requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
@@ -185,6 +189,8 @@ class OpenMeteoClient:
     def _get_json(self, url: str, params: Mapping[str, Any]) -> tuple[Any, int]:
         """GET ``url`` with retries and return the decoded JSON body and the HTTP status."""
         where = _bare(url)
+        if self._api_key:
+            params = {**params, "apikey": self._api_key}
         attempts = self.max_retries + 1
         for attempt in range(attempts):
             retry_after: float | None = None
