@@ -74,9 +74,13 @@ def sdk_calls() -> list[tuple[str, int, str, int, list[str]]]:
                 continue
             if isinstance(node.func.value, ast.Constant):
                 continue  # "sep".join(...) and the like
-            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords
+            ):
                 continue  # *args / **kwargs: nothing to check statically
-            calls.append((path.name, node.lineno, node.func.attr, len(node.args), [k.arg for k in node.keywords]))
+            calls.append(
+                (path.name, node.lineno, node.func.attr, len(node.args), [k.arg for k in node.keywords])
+            )
     return calls
 
 
@@ -102,7 +106,10 @@ SHARED_OWNERS = (dict, list, str, "pandas.DataFrame", "pandas.Series")
 def _shared_owners() -> list[object]:
     import pandas as pd
 
-    return [pd.DataFrame if o == "pandas.DataFrame" else pd.Series if o == "pandas.Series" else o for o in SHARED_OWNERS]
+    return [
+        pd.DataFrame if o == "pandas.DataFrame" else pd.Series if o == "pandas.Series" else o
+        for o in SHARED_OWNERS
+    ]
 
 
 def test_every_sdk_call_of_the_project_exists_with_our_arguments():
@@ -116,7 +123,9 @@ def test_every_sdk_call_of_the_project_exists_with_our_arguments():
         checked.add(method)
         others = [o for o in shared if callable(getattr(o, method, None))]
         if not any(_binds(cls, method, positional, keywords) for cls in [*owners.values(), *others]):
-            problems.append(f"{file}:{line} {method}(<{positional} positional>, {keywords}) fits none of {sorted(owners)}")
+            problems.append(
+                f"{file}:{line} {method}(<{positional} positional>, {keywords}) fits none of {sorted(owners)}"
+            )
     assert not problems, "\n".join(problems)
     # The scan must actually see the pipelines' store calls.
     assert {"get_or_create_feature_group", "insert", "get_or_create_feature_view", "create_model"} <= checked
@@ -156,7 +165,9 @@ def test_local_store_signatures_match_the_sdk(name):
             if pname not in ours and not var_keyword:
                 problems.append(f"{method}: SDK parameter {pname!r} is not accepted locally")
         positional = lambda params: [  # noqa: E731
-            p for p, v in params.items() if v.kind in (v.POSITIONAL_ONLY, v.POSITIONAL_OR_KEYWORD) and p != "self"
+            p
+            for p, v in params.items()
+            if v.kind in (v.POSITIONAL_ONLY, v.POSITIONAL_OR_KEYWORD) and p != "self"
         ]
         ours_pos, theirs_pos = positional(ours), positional(theirs)
         if ours_pos != theirs_pos[: len(ours_pos)]:

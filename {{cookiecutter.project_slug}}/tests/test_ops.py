@@ -56,7 +56,11 @@ def test_secrets_never_put_the_key_in_arguments_or_output(monkeypatch, tmp_path)
     ]
     runner = FakeRunner()
     lines = deploy_secrets.run_steps(steps, runner=runner)
-    assert lines == ["modal: stored", "github: stored", "huggingface: skipped (no Space given (--space USER/NAME or HF_SPACE))"]
+    assert lines == [
+        "modal: stored",
+        "github: stored",
+        "huggingface: skipped (no Space given (--space USER/NAME or HF_SPACE))",
+    ]
     assert [argv for argv, _ in runner.calls] == [
         ["modal", "secret", "create", "hopsworks", "--from-json", "/dev/stdin", "--force"],
         ["gh", "secret", "set", "HOPSWORKS_API_KEY", "--repo", "me/repo"],

@@ -53,7 +53,9 @@ def test_requirements_pin_every_dependency_within_its_range():
     for req in declared:
         assert req.name.lower() in pinned, f"requirements.txt lacks {req.name}"
         version = pinned_version(pinned[req.name.lower()])
-        assert req.specifier.contains(version), f"{req.name}=={version} is outside pyproject's {req.specifier}"
+        assert req.specifier.contains(version), (
+            f"{req.name}=={version} is outside pyproject's {req.specifier}"
+        )
     extra = set(pinned) - {r.name.lower() for r in declared}
     assert not extra, f"requirements.txt pins packages pyproject does not declare: {sorted(extra)}"
 

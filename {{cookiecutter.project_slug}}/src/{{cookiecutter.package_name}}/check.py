@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from .pipelines.common import feature_groups, latest_model_version, location_rows, predictions_group, utc_today
+from .pipelines.common import (
+    feature_groups,
+    latest_model_version,
+    location_rows,
+    predictions_group,
+    utc_today,
+)
 from .settings import Settings
 from .store import connect
 
@@ -81,10 +87,16 @@ def freshness(
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the check command."""
-    parser = argparse.ArgumentParser(prog="check", description="Fail when stored data are older than the schedule allows.")
-    parser.add_argument("--feature-max-age-days", type=float, default=2, help="default: 2 (daily runs + slack)")
+    parser = argparse.ArgumentParser(
+        prog="check", description="Fail when stored data are older than the schedule allows."
+    )
+    parser.add_argument(
+        "--feature-max-age-days", type=float, default=2, help="default: 2 (daily runs + slack)"
+    )
     parser.add_argument("--prediction-max-age-days", type=float, default=2, help="default: 2")
-    parser.add_argument("--model-max-age-days", type=float, default=9, help="default: 9 (weekly training + slack)")
+    parser.add_argument(
+        "--model-max-age-days", type=float, default=9, help="default: 9 (weekly training + slack)"
+    )
     return parser
 
 

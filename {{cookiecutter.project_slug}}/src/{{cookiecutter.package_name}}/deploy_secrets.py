@@ -60,7 +60,10 @@ def modal_step(values: dict[str, str], which: Callable[[str], str | None] = shut
 
 
 def github_step(
-    key: str, repo: str | None, which: Callable[[str], str | None] = shutil.which, logged_in: Callable = _logged_in
+    key: str,
+    repo: str | None,
+    which: Callable[[str], str | None] = shutil.which,
+    logged_in: Callable = _logged_in,
 ) -> Step:
     """Return the GitHub step: ``gh secret set HOPSWORKS_API_KEY`` reading the value from stdin."""
     if which("gh") is None:
@@ -105,7 +108,9 @@ def run_steps(steps: list[Step], dry_run: bool = False, runner: Callable = subpr
             result = runner(step.argv, input=step.stdin, text=True, capture_output=True, check=False)
             if result.returncode != 0:
                 # The tools' own messages are not shown: they could echo what they were given.
-                raise RuntimeError(f"{step.target}: '{' '.join(step.argv)}' failed with status {result.returncode}")
+                raise RuntimeError(
+                    f"{step.target}: '{' '.join(step.argv)}' failed with status {result.returncode}"
+                )
         elif step.call is not None:
             step.call()
         lines[-1] = f"{step.target}: stored"
