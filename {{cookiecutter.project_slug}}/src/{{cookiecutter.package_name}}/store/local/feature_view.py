@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,12 +11,13 @@ import numpy as np
 import pandas as pd
 
 from .feature_group import write_json_atomic
-from .online import from_sqlite_rows, to_sqlite_key
+from .online import sqlite_row_reader, to_sqlite_key
 from .query import OutputColumn, Query, _Condition, query_from_dict
 from .timeutil import to_utc_timestamp, utc_now
 from .transformations import Udf, apply_transformations, fit_statistics, udf_from_dict
 
 if TYPE_CHECKING:
+    from .feature_group import FeatureGroup
     from .feature_store import FeatureStore
 
 
@@ -36,6 +38,44 @@ def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
     raise NotImplementedError(
         f"dataframe_type={dataframe_type!r} is not supported by the local feature store"
     )
+
+
+class _ServingNode:
+    """One feature group of a view as online lookups read it."""
+
+    def __init__(self, fg: FeatureGroup, sources: list[tuple[str, str, int | None]]) -> None:
+        self.fg = fg
+        self.table = fg.online_table
+        self.specs = fg.specs()
+        self.primary_key = fg.primary_key
+        # (key column, where its value comes from, parent node or None, key type)
+        self.sources = [(k, source, parent, fg.spec(k).type) for k, source, parent in sources]
+        self.read: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs)
+
+
+class _ServingState:
+    """Everything online lookups of a view need, prepared once (``init_serving`` prepares it again)."""
+
+    def __init__(self, view: FeatureView) -> None:
+        query = view.query
+        nodes = query._nodes()
+        keys, plan = view._serving_plan()
+        self.key_names = {name for name, _, _ in keys}
+        self.nodes = [_ServingNode(nodes[i].fg, sources) for i, sources in plan]
+        outputs = query.output_columns()
+        self.columns = [c.name for c in outputs]
+        self.doubles = [c.name for c in outputs if c.type == "double"]
+        self.sources = [
+            (c.name, next(i for i, node in enumerate(nodes) if node.fg.key == c.fg_key), c.feature)
+            for c in outputs
+        ]
+        self.vector_columns = view._vector_columns()
+        types = {c.name: c.type for c in outputs}
+        vector_types = {types[name] for name in self.vector_columns}
+        # Vectors of these types come out of the DataFrame path unchanged, so lists can skip it.
+        self.plain = vector_types <= {"double", "bigint", "string", "boolean"}
+        self.vector_ints = [name for name in self.vector_columns if types[name] == "bigint"]
+        self.vector_strings = "string" in vector_types
 
 
 class FeatureView:
@@ -458,6 +498,7 @@ class FeatureView:
         if training_dataset_version is not None:
             self.get_training_dataset_metadata(training_dataset_version)
         self._serving_td = training_dataset_version
+        self._serving_cache: _ServingState | None = None
         for fg in self.query.featuregroups:
             if not fg.online_enabled:
                 raise ValueError(
@@ -490,6 +531,111 @@ class FeatureView:
             plan.append((i, sources))
         return keys, plan
 
+    def _serving_state(self) -> _ServingState:
+        state = getattr(self, "_serving_cache", None)
+        if state is None:
+            state = self._serving_cache = _ServingState(self)
+        return state
+
+    def _vector_values(
+        self,
+        serving_keys: list[dict[str, Any]],
+        passed_features: list[dict[str, Any]] | None,
+        allow_missing: bool,
+        request_parameters: list[dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return one dict of output values per serving key, looking up each feature group once per batch.
+
+        Errors are raised as a key-by-key loop would meet them: the first key with an error
+        wins, and within a key the first error in feature group order.
+        """
+        state = self._serving_state()
+        count = len(serving_keys)
+        errors: list[Exception | None] = [None] * count
+        for n, entry in enumerate(serving_keys):
+            if not isinstance(entry, dict):
+                errors[n] = ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
+                continue
+            missing = sorted(state.key_names - entry.keys())
+            if missing:
+                errors[n] = ValueError(
+                    f"serving key(s) {missing} missing; this view needs {sorted(state.key_names)}"
+                )
+        found: list[dict[int, dict[str, Any]]] = [{} for _ in range(count)]
+        online = self._fs.online
+        for i, node in enumerate(state.nodes):
+            live: list[int] = []
+            keys: list[list[Any]] = []
+            for n in range(count):
+                if errors[n] is not None:
+                    continue
+                entry = serving_keys[n]
+                try:
+                    key = []
+                    for _, source, parent, key_type in node.sources:
+                        value = entry[source] if parent is None else (found[n].get(parent) or {}).get(source)
+                        key.append(None if value is None else to_sqlite_key(value, key_type))
+                except Exception as exc:  # raised below, in key order
+                    errors[n] = exc
+                    continue
+                live.append(n)
+                keys.append(key)
+            rows: list[tuple | None] = [None] * len(keys)
+            complete = [j for j, key in enumerate(keys) if None not in key]
+            if complete:
+                try:
+                    got = online.get(node.table, node.specs, node.primary_key, [keys[j] for j in complete])
+                except Exception as exc:  # raised below, in key order
+                    for j in complete:
+                        errors[live[j]] = exc
+                    continue
+                for j, row in zip(complete, got, strict=True):
+                    rows[j] = row
+            for n, row in zip(live, rows, strict=True):
+                if errors[n] is not None:
+                    continue
+                try:
+                    if row is None:
+                        if not allow_missing:
+                            entry = serving_keys[n]
+                            shown = {k: entry.get(s, "(from joined row)") for k, s, _, _ in node.sources}
+                            raise KeyError(
+                                f"no online row in {node.fg.name} v{node.fg.version} for key {shown}; "
+                                "pass allow_missing=True to get nulls instead"
+                            )
+                        values: dict[str, Any] = {}
+                    else:
+                        values = node.read(row)
+                    params = (
+                        request_parameters[n] if request_parameters and n < len(request_parameters) else None
+                    )
+                    if params:
+                        values = node.fg.compute_on_demand(values, params)
+                except Exception as exc:  # raised below, in key order
+                    errors[n] = exc
+                    continue
+                found[n][i] = values
+        result: list[dict[str, Any]] = []
+        for n in range(count):
+            error = errors[n]
+            if error is not None:
+                raise error
+            values = {name: found[n][index].get(feature, np.nan) for name, index, feature in state.sources}
+            if passed_features is not None and n < len(passed_features) and passed_features[n]:
+                unknown = set(passed_features[n]) - set(values)
+                if unknown:
+                    raise ValueError(f"passed_features {sorted(unknown)} are not features of this view")
+                values.update(passed_features[n])
+            result.append(values)
+        return result
+
+    def _vector_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        state = self._serving_state()
+        frame = pd.DataFrame(rows, columns=state.columns)
+        for name in state.doubles:
+            frame[name] = frame[name].astype("float64")
+        return frame
+
     def _vector_rows(
         self,
         serving_keys: list[dict[str, Any]],
@@ -497,57 +643,30 @@ class FeatureView:
         allow_missing: bool,
         request_parameters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        nodes = self.query._nodes()
-        keys, plan = self._serving_plan()
-        key_names = {name for name, _, _ in keys}
-        outputs = self.query.output_columns()
-        rows: list[dict[str, Any]] = []
-        for n, entry in enumerate(serving_keys):
-            if not isinstance(entry, dict):
-                raise ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
-            missing = sorted(key_names - set(entry))
-            if missing:
-                raise ValueError(f"serving key(s) {missing} missing; this view needs {sorted(key_names)}")
-            found: dict[int, dict[str, Any]] = {}
-            for i, sources in plan:
-                fg = nodes[i].fg
-                key: list[Any] = []
-                for k, source, parent in sources:
-                    value = entry[source] if parent is None else (found.get(parent) or {}).get(source)
-                    key.append(None if value is None else to_sqlite_key(value, fg.spec(k).type))
-                specs = fg.specs()
-                row = (
-                    None
-                    if None in key
-                    else self._fs.online.get(fg.online_table, specs, fg.primary_key, [key])[0]
-                )
-                if row is None:
-                    if not allow_missing:
-                        shown = {k: entry.get(s, "(from joined row)") for k, s, _ in sources}
-                        raise KeyError(
-                            f"no online row in {fg.name} v{fg.version} for key {shown}; "
-                            "pass allow_missing=True to get nulls instead"
-                        )
-                    found[i] = {}
-                else:
-                    found[i] = from_sqlite_rows([row], specs).iloc[0].to_dict()
-                if request_parameters is not None and n < len(request_parameters) and request_parameters[n]:
-                    found[i] = fg.compute_on_demand(found[i], request_parameters[n])
-            values: dict[str, Any] = {}
-            for col in outputs:
-                index = next(i for i, node in enumerate(nodes) if node.fg.key == col.fg_key)
-                values[col.name] = found[index].get(col.feature, np.nan)
-            if passed_features is not None and n < len(passed_features) and passed_features[n]:
-                unknown = set(passed_features[n]) - set(values)
-                if unknown:
-                    raise ValueError(f"passed_features {sorted(unknown)} are not features of this view")
-                values.update(passed_features[n])
-            rows.append(values)
-        frame = pd.DataFrame(rows, columns=[c.name for c in outputs])
-        for col in outputs:
-            if col.type == "double":
-                frame[col.name] = frame[col.name].astype("float64")
-        return frame
+        return self._vector_frame(
+            self._vector_values(serving_keys, passed_features, allow_missing, request_parameters)
+        )
+
+    def _plain_vectors(
+        self,
+        rows: list[dict[str, Any]],
+        passed_features: list[dict[str, Any]] | None,
+        request_parameters: list[dict[str, Any]] | None,
+    ) -> list[list[Any]] | None:
+        """Return the vectors as lists without a DataFrame when that gives the same values, else None."""
+        state = self._serving_state()
+        if not state.plain:
+            return None
+        for extra in (passed_features, request_parameters):
+            if extra is not None and any(extra[: len(rows)]):
+                return None  # caller-supplied values may change the columns' dtypes
+        if state.vector_strings and pd.get_option("future.infer_string"):
+            return None
+        for name in state.vector_ints:
+            if any(type(row[name]) is not int for row in rows):
+                return None  # pandas would make the column float or object
+        columns = state.vector_columns
+        return [[row[c] for c in columns] for row in rows]
 
     def _check_request_parameters(self, request_parameters: list[dict[str, Any]]) -> None:
         known = {
@@ -598,8 +717,12 @@ class FeatureView:
             raise ValueError("serving_keys is required")
         if request_parameters is not None:
             self._check_request_parameters(request_parameters)
-        frame = self._vector_rows(list(keys), passed_features, allow_missing, request_parameters)
-        frame = frame[self._vector_columns()]
+        rows = self._vector_values(list(keys), passed_features, allow_missing, request_parameters)
+        if return_type == "list" and not (transform and self._meta.get("transformation_functions")):
+            vectors = self._plain_vectors(rows, passed_features, request_parameters)
+            if vectors is not None:
+                return vectors
+        frame = self._vector_frame(rows)[self._serving_state().vector_columns]
         if transform:
             frame = apply_transformations(frame, self.transformation_functions, self._statistics_for(self._serving_td))
         if return_type == "list":
@@ -650,6 +773,7 @@ class FeatureView:
             None if passed_features is None else [passed_features],
             return_type=return_type,
             allow_missing=allow_missing,
+            transform=transform,
             request_parameters=None if request_parameters is None else [request_parameters],
             transformation_context=transformation_context,
         )

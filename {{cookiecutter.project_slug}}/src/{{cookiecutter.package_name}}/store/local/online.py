@@ -19,6 +19,10 @@ import pandas as pd
 
 from .schema import SQLITE_TYPES, FeatureSpec
 
+# Lookups of more keys than this run as one query per chunk of CHUNK_KEYS keys.
+FEW_KEYS = 4
+CHUNK_KEYS = 500
+
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -35,7 +39,10 @@ def to_sqlite_frame(df: pd.DataFrame, specs: Sequence[FeatureSpec]) -> list[tupl
         elif spec.type == "boolean":
             values = col.map(lambda v: None if pd.isna(v) else int(bool(v))).to_numpy(dtype=object)
         else:
-            values = col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+            values = col.to_numpy(dtype=object)
+            nulls = col.isna().to_numpy()
+            if nulls.any():
+                values[nulls] = None
         columns.append(values)
     return list(zip(*columns, strict=True)) if columns else []
 
@@ -55,12 +62,59 @@ def from_sqlite_rows(rows: Iterable[tuple], specs: Sequence[FeatureSpec]) -> pd.
     return df
 
 
+def _to_double(value: object) -> object:
+    return np.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _to_boolean(value: object) -> object:
+    return None if value is None else bool(value)
+
+
+def _to_timestamp(value: object) -> object:
+    return pd.NaT if value is None else pd.Timestamp(value, unit="us", tz="UTC").as_unit("us")  # type: ignore[call-overload]
+
+
+_FROM_SQLITE: dict[str, Callable[[object], object] | None] = {
+    "double": _to_double,
+    "boolean": _to_boolean,
+    "timestamp": _to_timestamp,
+    "bigint": None,
+    "string": None,
+}
+
+
+def sqlite_row_reader(specs: Sequence[FeatureSpec]) -> Callable[[Sequence[object]], dict[str, object]]:
+    """Return a function giving one SQLite row as ``from_sqlite_rows([row], specs).iloc[0].to_dict()`` does.
+
+    Without building a DataFrame per row: the same values, including pandas' upcast of a
+    row holding only ints and floats (the ints of such a row come back as floats).
+    """
+    names = [s.name for s in specs]
+    converters = [_FROM_SQLITE[s.type] for s in specs]
+    types = {s.type for s in specs}
+    ints = [j for j, s in enumerate(specs) if s.type == "bigint"]
+    numeric = bool(ints) and types <= {"bigint", "double"}
+    has_double = "double" in types
+
+    def read(row: Sequence[object]) -> dict[str, object]:
+        values = [v if convert is None else convert(v) for convert, v in zip(converters, row, strict=True)]
+        if numeric:
+            kinds = {type(values[j]) for j in ints}
+            if kinds <= {int, float} and (has_double or float in kinds):
+                for j in ints:
+                    values[j] = float(values[j])  # type: ignore[arg-type]
+        return dict(zip(names, values, strict=True))
+
+    return read
+
+
 class OnlineStore:
     """All online tables of one store folder, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._select_sql: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
 
     def connection(self) -> sqlite3.Connection:
         """Return this thread's connection (WAL, autocommit, waits for the write lock)."""
@@ -71,7 +125,8 @@ class OnlineStore:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute(
-                "CREATE TABLE IF NOT EXISTS _online_sync (tbl TEXT PRIMARY KEY, offline_version INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS _online_sync "
+                "(tbl TEXT PRIMARY KEY, offline_version INTEGER NOT NULL)"
             )
             self._local.con = con
         return con
@@ -104,7 +159,7 @@ class OnlineStore:
     ) -> None:
         names = [s.name for s in specs]
         updates = ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names if n not in pk)
-        sql = f"INSERT INTO {_q(table)} ({', '.join(map(_q, names))}) VALUES ({', '.join('?' * len(names))})"
+        sql = f"INSERT INTO {_q(table)} ({', '.join(map(_q, names))}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608 - quoted names
         if updates:
             sql += f" ON CONFLICT ({', '.join(map(_q, pk))}) DO UPDATE SET {updates}"
             if event_time is not None:
@@ -145,7 +200,7 @@ class OnlineStore:
                 new_version = offline_version
             else:
                 latest, new_version = rebuild()
-                con.execute(f"DELETE FROM {_q(table)}")
+                con.execute(f"DELETE FROM {_q(table)}")  # noqa: S608 - a quoted name
                 self._upsert(con, table, specs, pk, event_time, latest)
             con.execute(
                 "INSERT INTO _online_sync (tbl, offline_version) VALUES (?, ?) "
@@ -162,15 +217,51 @@ class OnlineStore:
     ) -> list[tuple | None]:
         """Return the stored row (as SQLite values, in ``specs`` order) for each key, None if absent."""
         con = self.connection()
-        names = ", ".join(_q(s.name) for s in specs)
-        where = " AND ".join(f"{_q(k)} = ?" for k in pk)
-        sql = f"SELECT {names} FROM {_q(table)} WHERE {where}"
+        names = tuple(s.name for s in specs)
+        cache_key = (table, names, tuple(pk))
+        sql = self._select_sql.get(cache_key)
+        if sql is None:
+            where = " AND ".join(f"{_q(k)} = ?" for k in pk)
+            sql = f"SELECT {', '.join(map(_q, names))} FROM {_q(table)} WHERE {where}"  # noqa: S608 - quoted names
+            self._select_sql[cache_key] = sql
         try:
-            return [con.execute(sql, tuple(key)).fetchone() for key in keys]
+            if len(keys) <= FEW_KEYS:
+                return [con.execute(sql, tuple(key)).fetchone() for key in keys]
+            return self._get_many(con, table, names, pk, keys)
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return [None] * len(keys)
             raise
+
+    @staticmethod
+    def _get_many(
+        con: sqlite3.Connection,
+        table: str,
+        names: Sequence[str],
+        pk: Sequence[str],
+        keys: Sequence[Sequence[object]],
+    ) -> list[tuple | None]:
+        # One query per chunk: the keys join the table on its primary key. Columns of a VALUES
+        # list have no affinity, so each comparison applies the column's affinity as ``k = ?`` does.
+        key_columns = [f"k{j}" for j in range(len(pk))]
+        on = " AND ".join(f"t.{_q(k)} = v.{c}" for k, c in zip(pk, key_columns, strict=True))
+        selected = ", ".join(f"t.{_q(n)}" for n in names)
+        placeholder = "(" + ", ".join("?" * (len(pk) + 1)) + ")"
+        found: list[tuple | None] = [None] * len(keys)
+        for start in range(0, len(keys), CHUNK_KEYS):
+            chunk = keys[start : start + CHUNK_KEYS]
+            params: list[object] = []
+            for offset, key in enumerate(chunk):
+                params.append(start + offset)
+                params.extend(key)
+            sql = (
+                f"WITH v(i, {', '.join(key_columns)}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - quoted names
+                f"SELECT v.i, {selected} FROM v CROSS JOIN {_q(table)} AS t ON {on}"
+            )
+            for row in con.execute(sql, params):
+                if found[row[0]] is None:
+                    found[row[0]] = row[1:]
+        return found
 
     def drop(self, table: str) -> None:
         """Delete an online table and its sync record."""

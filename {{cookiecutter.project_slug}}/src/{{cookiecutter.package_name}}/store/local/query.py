@@ -88,6 +88,11 @@ class Feature:
         return Filter(self, "isin", list(values))
 
 
+def _is_null(value: Any) -> bool:
+    """Return whether a filter value is null (None or a float NaN)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -144,7 +149,9 @@ class Filter(_Condition):
     def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
         col = df[columns[(self.feature.fg_key, self.feature.name)]]
         if self.op == "isin":
-            return col.isin([self._typed(v) for v in self.value]) & col.notna()
+            return col.isin([self._typed(v) for v in self.value if not _is_null(v)]) & col.notna()
+        if _is_null(self.value):
+            return pd.Series(False, index=df.index)  # SQL: x = NULL, x != NULL, x < NULL are never true
         # SQL semantics: a comparison with null is not true, for != as well.
         return _OPS[self.op](col, self._typed(self.value)) & col.notna()
 
@@ -152,12 +159,24 @@ class Filter(_Condition):
         field_ = pc.field(columns[(self.feature.fg_key, self.feature.name)])
         arrow_type = ARROW_TYPES[self.feature.type]
 
+        def fractional(v: Any) -> bool:
+            # A double such as 0.5 compared with a bigint feature: casting it to int64 would
+            # truncate it (n < 0.5 would become n < 0), so it is compared as a double instead.
+            return arrow_type == pa.int64() and isinstance(v, float) and not float(v).is_integer()
+
         def scalar(v: Any) -> pa.Scalar:
             v = self._typed(v)
+            if fractional(v):
+                return pa.scalar(float(v), type=pa.float64())
             return pa.scalar(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v, type=arrow_type)
 
         if self.op == "isin":
-            return field_.isin(pa.array([scalar(v).as_py() for v in self.value], type=arrow_type))
+            # A fractional double never equals a bigint value, and (SQL) NULL equals nothing:
+            # neither can match. Arrow's isin would match null rows to a null in the list.
+            values = [scalar(v).as_py() for v in self.value if not _is_null(v) and not fractional(v)]
+            return field_.isin(pa.array(values, type=arrow_type))
+        if _is_null(self.value):
+            return pc.scalar(False)
         return _OPS[self.op](field_, scalar(self.value))
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,7 +296,8 @@ class Query:
 
     def __repr__(self) -> str:
         joins = "".join(f" JOIN {j.query!r}" for j in self._joins)
-        return f"Query({self._left_feature_group.name}_v{self._left_feature_group.version}: {self._features}{joins})"
+        fg = self._left_feature_group
+        return f"Query({fg.name}_v{fg.version}: {self._features}{joins})"
 
     @property
     def featuregroups(self) -> list[FeatureGroup]:
@@ -346,6 +366,13 @@ class Query:
                 f"join_type={join_type!r} is not supported {'with point-in-time joins ' if pit else ''}"
                 f"(use one of {list(allowed)})"
             )
+        present = {node.fg.key for node in self._nodes()}
+        again = present & {node.fg.key for node in sub_query._nodes()}
+        if again:
+            # Columns are tracked per feature group version, so a second copy would overwrite the first.
+            raise NotImplementedError(
+                f"joining feature group(s) {sorted(again)} twice in one query is not supported locally"
+            )
         new = copy.copy(self)
         new._joins = [*self._joins, Join(sub_query, left_keys, right_keys, join_type, prefix)]
         return new
@@ -373,7 +400,7 @@ class Query:
         new._wallclock_time = to_utc_timestamp(wallclock_time, "wallclock_time")
         return new
 
-    # -- planning ---------------------------------------------------------------------------------------------
+    # -- planning --------------------------------------------------------------------------------------------
     def _nodes(self) -> list[_Node]:
         nodes = [_Node(self._left_feature_group, self._features, "", None)]
 
@@ -430,7 +457,7 @@ class Query:
                 out.append(col)
         return out
 
-    # -- execution --------------------------------------------------------------------------------------------
+    # -- execution -------------------------------------------------------------------------------------------
     def read(
         self,
         online: bool = False,
@@ -503,22 +530,25 @@ class Query:
                 part = fg.offline.read(
                     version=version, columns=list(mapping), filter=arrow_filter, schema=fg.arrow_schema()
                 )
-            part = part.rename(columns=mapping)
+            # The part is a fresh frame: relabel it in place (rename would copy every column).
+            part.columns = [mapping.get(c, c) for c in part.columns]
             for name, column in mapping.items():
                 colmap[(fg.key, name)] = column
             if i == 0:
-                frame = part.reset_index(drop=True)
+                frame = part if _has_default_index(part) else part.reset_index(drop=True)
                 continue
             assert frame is not None  # noqa: S101 - set by the first node
             parent = nodes[node.parent or 0]
             left_keys = [colmap[(parent.fg.key, k)] for k in node.left_on]
             right_keys = [mapping[k] for k in node.right_on]
             frame = _join(frame, part, left_keys, right_keys, node, root, colmap, i)
+            del part  # free this group's rows before the next group is read
 
         assert frame is not None  # noqa: S101 - there is always a root
         if post:
             frame = frame[and_all(post).evaluate(frame, colmap).to_numpy()]
-        return frame[[c.name for c in outputs]].reset_index(drop=True)
+        result = frame[[c.name for c in outputs]]  # a copy: nothing returned shares memory with a read
+        return result if _has_default_index(result) else result.reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the query as JSON-ready data (for feature view metadata)."""
@@ -576,14 +606,17 @@ def _join(
     left_time = colmap[(root.key, root.event_time)]
     right_time = colmap[(fg.key, fg.event_time)]
     hit = f"__hit{index}"
-    right = right.assign(**{hit: True})
-    # merge_asof needs both sides sorted by time; time-ordered data skips the sort.
-    row = "__row"
-    left = left.assign(**{row: np.arange(len(left))})
-    if not left[left_time].is_monotonic_increasing:
-        left = left.sort_values(left_time, kind="stable")
+    inner = node.join_type == "inner"
+    if inner:
+        right = right.assign(**{hit: True})
+    # merge_asof needs both sides sorted by time; time-ordered data skips the sorts (and copies).
     if not right[right_time].is_monotonic_increasing:
         right = right.sort_values(right_time, kind="stable")
+    row = None
+    if not left[left_time].is_monotonic_increasing:
+        # Sort the left side, remembering its order: the result keeps the left rows' order.
+        row = "__row"
+        left = left.assign(**{row: np.arange(len(left))}).sort_values(left_time, kind="stable")
     # A right-side time column named like the left one would clash inside merge_asof.
     merged = pd.merge_asof(
         left,
@@ -595,8 +628,16 @@ def _join(
         direction="backward",
         allow_exact_matches=True,
     )
-    if not merged[row].is_monotonic_increasing:
-        merged = merged.sort_values(row, kind="stable")
-    if node.join_type == "inner":
-        merged = merged[merged[hit].notna().to_numpy()]
-    return merged.drop(columns=[row, hit]).reset_index(drop=True)
+    if row is not None:
+        if not merged[row].is_monotonic_increasing:
+            merged = merged.sort_values(row, kind="stable")
+        merged = merged.drop(columns=[row])
+    if inner:
+        merged = merged[merged[hit].notna().to_numpy()].drop(columns=[hit])
+    return merged if _has_default_index(merged) else merged.reset_index(drop=True)
+
+
+def _has_default_index(frame: pd.DataFrame) -> bool:
+    """Return whether ``frame`` already has the index ``reset_index(drop=True)`` would give it."""
+    index = frame.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None

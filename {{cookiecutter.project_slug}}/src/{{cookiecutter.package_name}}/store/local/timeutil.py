@@ -24,7 +24,9 @@ def to_utc_series(series: pd.Series, column: str) -> pd.Series:
         elif pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
             raise TypeError(f"numbers of dtype {series.dtype} are not timestamps")
         else:
-            out = pd.to_datetime(series, utc=True)
+            # format="ISO8601": without it pandas guesses one format from the first string and
+            # rejects ISO strings of other precisions ("2024-01-01" next to "2024-01-01 10:00").
+            out = pd.to_datetime(series, utc=True, format="ISO8601")
         return out.astype(UTC_DTYPE)
     except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"column {column!r} cannot be read as timestamps: {exc}") from exc
