@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -376,3 +377,37 @@ def test_cli_defaults_pass_validation_from_a_relative_template_path(tmp_path: Pa
     assert "pre_gen_project" not in output, output
     assert "ERROR: project_slug" not in output, output
     assert "ERROR: package_name" not in output, output
+
+
+def test_cli_bakes_shell_and_quote_characters_as_data(tmp_path: Path) -> None:
+    """Quotes, single braces and shell syntax in answers end up as text, never run: inputs are data."""
+    canary = tmp_path / "PWNED"  # where a shell running an answer in the working folder would create it
+    payload = "$(touch PWNED) `touch PWNED`; touch PWNED | cat & echo {x} {0}"
+    answers = {
+        "project_name": f"Air 'Q' {payload}",
+        "location_name": f"Val d'Isère {payload}",
+        "author_name": f"Seán O'Brien & Sons {payload}",
+        "description": f"It's {payload} <b>bold</b>",
+    }
+    proc, out = run_cookiecutter(tmp_path, *(f"{k}={v}" for k, v in answers.items()), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not canary.exists(), "an answer was executed by a shell"
+    (project,) = out.iterdir()
+    for path in project.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")  # every module is valid Python
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == answers["description"]
+    assert pyproject["project"]["authors"][0]["name"] == answers["author_name"]
+    package = project / "src" / project.name.replace("-", "_")
+    settings = (package / "settings.py").read_text(encoding="utf-8")
+    assert f'Field("{answers["location_name"]}", min_length=1' in settings
+    recorded = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
+    assert {k: recorded[k] for k in answers} == answers
+    # At run time the name is a plain value too.
+    code = f"from {package.name}.settings import Settings; print(Settings(_env_file=None).location_name)"
+    env = {"PYTHONPATH": str(project / "src"), "PATH": ""}
+    command = [sys.executable, "-c", code]
+    shown = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == answers["location_name"]
+    assert not canary.exists() and not any(p.name == "PWNED" for p in tmp_path.rglob("*"))

@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
+from deltalake.exceptions import DeltaError
 
+from ..expectations import evaluate
 from .offline import OfflineTable
 from .query import Feature, Query, _Condition
 from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow
 from .timeutil import to_utc_timestamp
 from .transformations import Udf, udf_from_dict
+from .validation import ExpectationSuite, to_local_suite
+from .validation import save_report as store_report
 
 if TYPE_CHECKING:
     from .feature_store import FeatureStore
+
+# hsfs' default for get_expectation_suite(ge_type=...): whether Great Expectations is installed.
+HAS_GREAT_EXPECTATIONS = importlib.util.find_spec("great_expectations") is not None
+T = TypeVar("T")
+# How full, read-only or forbidden storage shows up in OS, Delta (Rust) and SQLite errors.
+STORAGE_PROBLEMS = {
+    "no space left on device": "disk full",
+    "os error 28": "disk full",
+    "database or disk is full": "disk full",
+    "file too large": "file size limit reached",
+    "os error 27": "file size limit reached",
+    "disk quota exceeded": "disk quota exceeded",
+    "read-only file system": "read-only file system",
+    "os error 30": "read-only file system",
+    "readonly database": "read-only",
+    "permission denied": "permission denied",
+    "os error 13": "permission denied",
+    "unable to open database file": "cannot open the online database file",
+}
+
+
+class StoreWriteError(OSError):
+    """The store folder cannot be written (disk full, read-only, no permission); says what was written."""
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """Return what storage problem ``exc`` reports (disk full, read-only, ...), or None for other errors."""
+    text = str(exc).lower()
+    return next((what for marker, what in STORAGE_PROBLEMS.items() if marker in text), None)
+
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # write_options keys that steer Hopsworks jobs and cannot change what is stored.
@@ -134,7 +171,9 @@ class FeatureGroup:
     def compute_on_demand(self, row: dict[str, Any], request_parameters: dict[str, Any]) -> dict[str, Any]:
         """Return ``row`` with on-demand features recomputed from ``request_parameters`` (serving time)."""
         functions = [
-            fn for fn in self.transformation_functions if set(fn.transformation_features) & set(request_parameters)
+            fn
+            for fn in self.transformation_functions
+            if set(fn.transformation_features) & set(request_parameters)
         ]
         if not functions:
             return row
@@ -187,6 +226,96 @@ class FeatureGroup:
 
     def _save_meta(self) -> None:
         write_json_atomic(self.path / "fg.json", self._meta)
+
+    # -- expectation suite ---------------------------------------------------------------------------------
+    def save_expectation_suite(
+        self,
+        expectation_suite: Any,
+        run_validation: bool = True,
+        validation_ingestion_policy: str = "always",
+        overwrite: bool = False,
+    ) -> ExpectationSuite:
+        """Attach an expectation suite, replacing any attached one; it runs on every insert.
+
+        Args:
+            expectation_suite: A local or hsfs ``ExpectationSuite``, a Great Expectations suite,
+                a dict with ``expectations`` or a list of GE-shaped expectations.
+            run_validation: Validate inserts (``validation_options={"run_validation": ...}`` overrides).
+            validation_ingestion_policy: "strict" refuses a failing batch whole (nothing is written,
+                the batch is quarantined); "always" writes it and keeps the report.
+            overwrite: Accepted for compatibility: a saved suite always replaces the attached one.
+
+        Returns:
+            The attached suite.
+
+        Raises:
+            NotImplementedError: For an expectation type the local store does not evaluate.
+        """
+        suite = to_local_suite(
+            expectation_suite, run_validation, validation_ingestion_policy, f"{self.name}_{self.version}"
+        )
+        # Re-read the metadata first: another process may have fixed the schema since this object was loaded.
+        path = self.path / "fg.json"
+        if path.exists():
+            self._meta = json.loads(path.read_text())
+        self._meta["expectation_suite"] = suite.to_json_dict()
+        self._save_meta()
+        return suite
+
+    def get_expectation_suite(self, ge_type: bool = HAS_GREAT_EXPECTATIONS) -> ExpectationSuite | None:
+        """Return the attached suite (a local ``ExpectationSuite`` whatever ``ge_type``), or None."""
+        data = self._meta.get("expectation_suite")
+        return None if not data else ExpectationSuite.from_json_dict(data)
+
+    def delete_expectation_suite(self) -> None:
+        """Detach the expectation suite: inserts are no longer validated."""
+        path = self.path / "fg.json"
+        if path.exists():
+            self._meta = json.loads(path.read_text())
+        self._meta["expectation_suite"] = None
+        self._save_meta()
+
+    def validate(
+        self,
+        dataframe: pd.DataFrame | None = None,
+        expectation_suite: Any = None,
+        save_report: bool = False,
+        validation_options: dict[str, Any] | None = None,
+        ingestion_result: str = "UNKNOWN",
+        ge_type: bool = True,
+    ) -> dict[str, Any] | None:
+        """Validate ``dataframe`` (default: the stored rows) without writing it.
+
+        Args:
+            dataframe: The rows to check; None reads the feature group.
+            expectation_suite: A suite to use instead of the attached one.
+            save_report: Keep the report: with ``ingestion_result="REJECTED"`` the rows are
+                quarantined next to it, as a refused insert would be.
+            validation_options: ``{"run_validation": False}`` skips validation.
+            ingestion_result: Recorded in the report.
+            ge_type: Ignored: the report is a dict in Great Expectations' JSON shape.
+
+        Returns:
+            The report, or None when there is no suite or validation is switched off.
+        """
+        suite = (
+            self.get_expectation_suite(False)
+            if expectation_suite is None
+            else to_local_suite(expectation_suite, True, "always", f"{self.name}_{self.version}")
+        )
+        options = dict(validation_options or {})
+        if suite is None or not options.get("run_validation", True):
+            return None
+        frame = self.read() if dataframe is None else dataframe
+        keys = self.primary_key + ([self.event_time] if self.event_time else [])
+        rules = [e.to_json_dict() for e in suite.expectations]
+        report = evaluate(frame, rules, keys=keys, suite_name=suite.expectation_suite_name)
+        report["meta"].update(feature_group=self.name, version=self.version)
+        report["ingestion_result"] = str(ingestion_result).upper()
+        if save_report:
+            rejected = frame if report["ingestion_result"] == "REJECTED" else None
+            report["meta"]["saved_to"] = str(store_report(self._fs.root, self, report, rejected))
+        return report
 
     # -- writes --------------------------------------------------------------------------------------------
     def _prepare(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -266,24 +395,49 @@ class FeatureGroup:
             raise NotImplementedError(f"insert(write_options=...): unsupported option(s) {sorted(unknown)}")
         if transformation_context:
             raise NotImplementedError("insert(transformation_context=...) is not supported locally")
-        features = self._prepare(self._apply_on_demand(features) if transform else features)
+        features = self._apply_on_demand(features) if transform else features
+        # Validate the batch as given, before a first batch fixes the schema (a refused batch fixes nothing).
+        report = self._fs.validate(self, features, validation_options or {})
+        features = self._prepare(features)
         table = to_arrow(features, self.specs())
-        report = self._fs.validate(self, table, validation_options or {})
         rows = self._dedupe(table)
         data = pa.Table.from_pandas(rows, schema=self.arrow_schema(), preserve_index=False)
         if overwrite:
-            version = self.offline.overwrite(data)
-            self._sync_online(None, version)
+            version = self._write(lambda: self.offline.overwrite(data))
+            self._write(lambda: self._sync_online(None, version), committed=version)
         else:
             if data.num_rows == 0:
                 return None, report
             keys = self.primary_key + ([self.event_time] if self.event_time else [])
-            version = self.offline.upsert(data, keys)
-            self._sync_online(rows, version)
+            version = self._write(lambda: self.offline.upsert(data, keys))
+            self._write(lambda: self._sync_online(rows, version), committed=version)
         return None, report
 
+    def _write(self, action: Callable[[], T], committed: int | None = None) -> T:
+        """Run a storage write; turn a full, read-only or forbidden store folder into ``StoreWriteError``.
+
+        ``committed`` is the offline version already written when the failing step is the online sync.
+        """
+        try:
+            return action()
+        except (OSError, DeltaError, sqlite3.Error) as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                raise
+            if committed is None:
+                state = f"nothing was written (the table is still at version {self.offline.version()})"
+            else:
+                state = (
+                    f"the offline table was written (version {committed}); the online copy was not and "
+                    "catches up on the next write or read"
+                )
+            raise StoreWriteError(
+                f"{self.name} v{self.version}: the store folder {self._fs.root} cannot be written "
+                f"({problem}): {state}. Free space or fix the folder's permissions, then run again."
+            ) from exc
+
     def _latest_per_key(self, df: pd.DataFrame) -> pd.DataFrame:
-        if self.event_time:
+        if self.event_time and not df[self.event_time].is_monotonic_increasing:  # time-ordered: no sort
             df = df.sort_values(self.event_time, kind="stable")
         return df.drop_duplicates(subset=self.primary_key, keep="last")
 
@@ -346,9 +500,9 @@ class FeatureGroup:
             keys.append(self.event_time)
         specs = [self.spec(k) for k in keys]
         table = to_arrow(delete_df[keys].drop_duplicates(), specs)
-        version, deleted = self.offline.delete_keys(table, keys)
+        version, deleted = self._write(lambda: self.offline.delete_keys(table, keys))
         if version >= 0:
-            self._sync_online(None, version)
+            self._write(lambda: self._sync_online(None, version), committed=version)
         return deleted
 
     def delete(self, force: bool = False, delete_feature_views: bool = False) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
 from .feature_group import FeatureGroup, check_name, write_json_atomic
@@ -14,6 +15,7 @@ from .online import OnlineStore
 from .query import Query
 from .timeutil import utc_now
 from .transformations import Udf
+from .validation import check_batch, suite_settings
 
 
 class FeatureStore:
@@ -121,7 +123,10 @@ class FeatureStore:
         write_json_atomic(meta_path, meta)
         fg = FeatureGroup(self, meta)
         if expectation_suite is not None:
-            fg.save_expectation_suite(expectation_suite)  # type: ignore[attr-defined]
+            run, policy = suite_settings(expectation_suite)
+            fg.save_expectation_suite(
+                expectation_suite, run_validation=run, validation_ingestion_policy=policy
+            )
         return fg
 
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
@@ -144,9 +149,15 @@ class FeatureStore:
         """Return every version of a feature group."""
         return [self.get_feature_group(name, v) for v in self._versions(self.root / "feature_groups", name)]
 
-    def validate(self, fg: FeatureGroup, table: pa.Table, options: dict[str, Any]) -> Any:
-        """Check an insert against the group's expectation suite (none by default)."""
-        return None
+    def validate(self, fg: FeatureGroup, table: pa.Table | pd.DataFrame, options: dict[str, Any]) -> Any:
+        """Check an insert against the group's expectation suite; return the report (None without a suite).
+
+        Raises:
+            ValidationError: If the suite's policy is strict and the batch fails it (nothing is
+                written then; the batch and the report are quarantined).
+        """
+        frame = table.to_pandas() if isinstance(table, pa.Table) else table
+        return check_batch(self.root, fg, frame, fg.get_expectation_suite(False), options)
 
     # -- feature views ---------------------------------------------------------------------------------------
     def get_or_create_feature_view(
@@ -170,7 +181,9 @@ class FeatureStore:
         if not isinstance(query, Query):
             raise ValueError(f"query must be a Query (e.g. fg.select_all()), got {type(query).__name__}")
         if isinstance(transformation_functions, dict):
-            raise NotImplementedError("transformation_functions as a dict (hsfs 3.x style): pass a list of udfs")
+            raise NotImplementedError(
+                "transformation_functions as a dict (hsfs 3.x style): pass a list of udfs"
+            )
         functions = list(transformation_functions or [])
         columns = [c.name for c in query.output_columns()]
         for fn in functions:

@@ -56,7 +56,7 @@ def infer_type(series: pd.Series, column: str) -> str:
         return "timestamp"
     if isinstance(dtype, pd.StringDtype):
         return "string"
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         values = series.dropna()
         if values.empty:
             raise SchemaError(f"column {column!r} has only nulls: its type cannot be inferred")

@@ -1,0 +1,254 @@
+"""Forget a location everywhere the project stores it (right to erasure), with an audit record.
+
+``forget LOCATION [--purge-history] [--dry-run]`` removes, from the embedded store:
+
+- its rows in every version of every feature group with a ``location`` column, offline and
+  online (weather, air quality, predictions, monitoring, and any group added later);
+- its rows in materialised training datasets (the files are rewritten; ``td.json`` notes it);
+- its rows in quarantined batches and its example rows in validation reports;
+- model versions whose files name it (models trained *for* it). Models trained on data that merely
+  included it lose their stored input example and are listed in the audit record: retrain them
+  to remove its influence.
+
+With ``--purge-history`` older table versions, the Delta commit history and freed SQLite pages go
+too, so time travel cannot bring the rows back (pause the schedules while it runs). The audit
+record (``STORE_DIR/audit/forget.jsonl``, append-only) says what was done, when and how many rows
+per table; it identifies the location by a SHA-256 hash, never by its values. A final scan lists
+any file under the store that still mentions the location.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+from .store.local import LocalProject
+from .store.local.erasure import (
+    compact_online,
+    files_mentioning,
+    purge_table_history,
+    rewrite_parquet_without,
+    scrub_report,
+)
+from .store.local.feature_group import write_json_atomic
+from .store.local.timeutil import utc_now
+
+ENTITY = "location"
+AUDIT = Path("audit") / "forget.jsonl"
+
+
+def location_key(text: str) -> str:
+    """Return the stored key of a location name or key (the rule of ``Settings.location``)."""
+    key = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    if not key:
+        raise ValueError(f"{text!r} has no letters or digits: not a location")
+    return key
+
+
+def entity_hash(key: str) -> str:
+    """Return how the audit log names an entity: a hash, so the log holds no deleted value."""
+    return "sha256:" + hashlib.sha256(f"{ENTITY}={key}".encode()).hexdigest()
+
+
+def _feature_groups(root: Path, fs: Any, key: str, dry_run: bool) -> tuple[list[dict], list[Any]]:
+    entries, groups = [], []
+    for meta_path in sorted((root / "feature_groups").glob("*/fg.json")):
+        meta = json.loads(meta_path.read_text())
+        if ENTITY not in [f["name"] for f in meta.get("features") or []]:
+            continue
+        fg = fs.get_feature_group(meta["name"], meta["version"])
+        groups.append(fg)
+        keys = list(dict.fromkeys(fg.primary_key + ([fg.event_time] if fg.event_time else [])))
+        rows = fg.select(list(dict.fromkeys([*keys, ENTITY]))).filter(fg[ENTITY] == key).read()
+        deleted = len(rows)
+        if deleted and not dry_run:
+            # The full key of every row, as Hopsworks requires: offline and online in one call.
+            deleted = fg.remove_rows(rows[keys])
+        entries.append(
+            {"what": "feature_group", "name": fg.name, "version": fg.version, "rows": int(deleted)}
+        )
+    return entries, groups
+
+
+def _training_datasets(root: Path, key: str, dry_run: bool) -> tuple[list[dict], set[tuple[str, int, int]]]:
+    entries, affected = [], set()
+    for td_json in sorted((root / "feature_views").glob("*/training_datasets/*/td.json")):
+        folder = td_json.parent
+        fv_folder = folder.parents[1].name
+        fv_name, _, fv_version = fv_folder.rpartition("_")
+        removed = 0
+        for path in sorted(folder.glob("*.parquet")):
+            if dry_run:
+                import pyarrow.compute as pc
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(path, columns=None)
+                if ENTITY in table.column_names:
+                    removed += int(pc.sum(pc.equal(table[ENTITY], key)).as_py() or 0)
+                continue
+            gone, _ = rewrite_parquet_without(path, ENTITY, key)
+            removed += gone
+        if not removed:
+            continue
+        affected.add((fv_name, int(fv_version), int(folder.name)))
+        if not dry_run:
+            meta = json.loads(td_json.read_text())
+            meta.setdefault("erasures", []).append({"at": utc_now().isoformat(), "rows_removed": removed})
+            write_json_atomic(td_json, meta)
+        entries.append(
+            {
+                "what": "training_dataset",
+                "feature_view": fv_name,
+                "feature_view_version": int(fv_version),
+                "version": int(folder.name),
+                "rows": removed,
+            }
+        )
+    return entries, affected
+
+
+def _models(root: Path, key: str, affected: set[tuple[str, int, int]], dry_run: bool) -> list[dict]:
+    entries = []
+    for model_json in sorted((root / "models").glob("*/*/model.json")):
+        folder = model_json.parent
+        meta = json.loads(model_json.read_text())
+        name, version = meta.get("name", folder.parent.name), int(meta.get("version") or folder.name)
+        if files_mentioning(folder, key.encode()):
+            if not dry_run:
+                shutil.rmtree(folder)
+            entries.append(
+                {"what": "model", "name": name, "version": version, "action": "deleted (trained for it)"}
+            )
+            continue
+        fv = meta.get("feature_view") or {}
+        lineage = (fv.get("name"), fv.get("version"), meta.get("training_dataset_version"))
+        if lineage not in affected:
+            continue
+        action = "kept; trained on data that included it (retrain to remove its influence)"
+        if meta.get("input_example") is not None:
+            action += "; stored input example removed"
+            if not dry_run:
+                meta["input_example"] = None
+                write_json_atomic(model_json, meta)
+        entries.append({"what": "model", "name": name, "version": version, "action": action})
+    return entries
+
+
+def _rejected_data(root: Path, key: str, dry_run: bool) -> list[dict]:
+    entries = []
+    for kind in ("quarantine", "validation_reports"):
+        for folder in sorted(p for p in (root / kind).glob("*/*") if p.is_dir()):
+            batch, report = folder / "batch.parquet", folder / "report.json"
+            rows = examples = 0
+            if batch.exists() and not dry_run:
+                rows, kept = rewrite_parquet_without(batch, ENTITY, key)
+                if rows and not kept:
+                    shutil.rmtree(folder)  # the whole batch was the location's
+                    entries.append({"what": kind, "path": folder.relative_to(root).as_posix(), "rows": rows})
+                    continue
+            if report.exists() and not dry_run:
+                examples = scrub_report(report, ENTITY, key)
+            if rows or examples:
+                entries.append(
+                    {
+                        "what": kind,
+                        "path": folder.relative_to(root).as_posix(),
+                        "rows": rows,
+                        "examples": examples,
+                    }
+                )
+    return entries
+
+
+def forget(root: Path, location: str, purge_history: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    """Delete every stored row of ``location`` under the store folder ``root``; return the audit record.
+
+    Args:
+        root: The embedded store's folder (``STORE_DIR``).
+        location: The location's name or key.
+        purge_history: Also end time travel and compact the online file (see the module docstring).
+        dry_run: Count what would go; change nothing and write no audit record.
+    """
+    key = location_key(location)
+    if not root.exists():
+        raise LookupError(f"no store at {root}")
+    fs = LocalProject(root).get_feature_store()
+    record: dict[str, Any] = {
+        "at": utc_now().isoformat(),
+        "action": "forget",
+        "entity": {"column": ENTITY, "id": entity_hash(key)},
+        "purge_history": purge_history,
+        "dry_run": dry_run,
+    }
+    groups_done, groups = _feature_groups(root, fs, key, dry_run)
+    tds_done, affected = _training_datasets(root, key, dry_run)
+    deleted = (
+        groups_done + tds_done + _models(root, key, affected, dry_run) + _rejected_data(root, key, dry_run)
+    )
+    record["deleted"] = deleted
+    record["rows"] = sum(int(e.get("rows", 0)) for e in deleted)
+    if purge_history and not dry_run:
+        history = []
+        for fg in groups:
+            outcome = purge_table_history(fg.offline.path)
+            history.append({"feature_group": fg.name, "version": fg.version, **outcome})
+        compact_online(root / "online.sqlite")
+        for fg in groups:
+            fg.ensure_online()  # the online side follows the table's new version
+        record["history"] = {"tables": history, "online_compacted": True}
+    audit = root / AUDIT
+    residual = files_mentioning(root, key.encode(), skip=(audit,))
+    record["residual_files"] = [p.relative_to(root).as_posix() for p in residual]
+    if not dry_run:
+        audit.parent.mkdir(parents=True, exist_ok=True)
+        with audit.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    return record
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``forget``."""
+    parser = argparse.ArgumentParser(
+        prog="forget", description="Delete a location everywhere it is stored, and record that it was done."
+    )
+    parser.add_argument("location", help="the location's name or key, e.g. 'Stockholm' or 'stockholm'")
+    parser.add_argument(
+        "--purge-history", action="store_true", help="also end time travel, so old versions cannot restore it"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; change nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``forget`` from the command line; exit 1 if a file still mentions the location afterwards."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if settings.store_backend != "local":
+        raise ValueError(
+            "forget works on the embedded store (STORE_BACKEND=local). On Hopsworks call fg.remove_rows() "
+            "for every feature group version and delete its training datasets there (docs/reliability.md)"
+        )
+    record = forget(Path(settings.store_dir), args.location, args.purge_history, args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"forget {location_key(args.location)}: {verb} {record['rows']} row(s)")
+    for entry in record["deleted"]:
+        where = entry.get("name") or entry.get("feature_view") or entry.get("path")
+        outcome = entry.get("rows", entry.get("action"))
+        print(f"  {entry['what']:<18} {where} v{entry.get('version', '-')}: {outcome}")
+    if not args.dry_run:
+        print(f"audit record appended to {Path(settings.store_dir) / AUDIT}")
+    if record["residual_files"]:
+        print("files that still mention it:", *record["residual_files"], sep="\n  ")
+        if args.purge_history:
+            return 1
+        print("(older table versions keep it until you run forget again with --purge-history)")
+    return 0
