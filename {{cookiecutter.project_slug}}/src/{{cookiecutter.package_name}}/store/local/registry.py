@@ -189,7 +189,14 @@ class Model:
         """Return the feature view the model was trained on, ready for batch scoring (and serving)."""
         if self.feature_view_name is None:
             return None
-        fv = self._registry.feature_store.get_feature_view(self.feature_view_name, self.feature_view_version)
+        fs = self._registry.feature_store
+        try:
+            fv = fs.get_feature_view(self.feature_view_name, self.feature_view_version)
+        except ValueError as exc:
+            raise ValueError(
+                f"model {self.name} v{self.version} was trained on feature view {self.feature_view_name} "
+                f"v{self.feature_view_version}, which the store no longer has: {exc}"
+            ) from exc
         if init:
             fv.init_batch_scoring(self.training_dataset_version)
             if online:

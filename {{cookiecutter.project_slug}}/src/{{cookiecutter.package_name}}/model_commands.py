@@ -1,0 +1,250 @@
+"""Model commands: ``promote`` (green button), ``rollback`` (red button), ``models``, ``runs``, ``monitor``.
+
+Each is one command that reads or moves the registry's aliases and prints what it did; the
+logic is in ``registry_ops.py`` and ``monitoring.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import gate, monitoring, registry_ops
+from .pipelines.common import utc_today
+from .settings import Settings
+from .store import connect
+
+HISTORY_ROWS = 20
+
+
+def _registry(settings: Settings) -> tuple[Any, Any]:
+    project = connect(settings)
+    return project.get_feature_store(), project.get_model_registry()
+
+
+def _table(frame: pd.DataFrame) -> str:
+    """Return a frame as text: numbers right-aligned, text left-aligned, no index."""
+    if frame.empty:
+        return "  (none)"
+    shown = frame.copy()
+    for column in shown.columns:
+        if shown[column].dtype == object:
+            text = shown[column].map(lambda v: "" if v is None else str(v))
+            width = max(len(str(column)), *text.map(len))
+            shown[column] = text.str.ljust(width)
+    return shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.3f}", justify="left")
+
+
+def _who_and_why(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reason", "-m", default="", help="why (recorded in the history)")
+    parser.add_argument("--by", help="who (recorded in the history); default: the login name")
+
+
+def promote_main(argv: list[str] | None = None) -> int:
+    """``promote MODEL VERSION`` or ``promote MODEL --from-shadow``: move the production alias."""
+    parser = argparse.ArgumentParser(
+        prog="promote",
+        description="The green button: make a model version production. The replaced version becomes the "
+        "rollback target. --from-shadow promotes the shadow version, only after SHADOW_MIN_DAYS days of "
+        "shadow hindcast.",
+    )
+    parser.add_argument("model", help="model name, e.g. pm25_xgboost")
+    parser.add_argument("version", type=int, nargs="?", help="version to promote (not with --from-shadow)")
+    parser.add_argument("--from-shadow", action="store_true", help="promote the shadow version")
+    _who_and_why(parser)
+    args = parser.parse_args(argv)
+    if args.version is None and not args.from_shadow:
+        parser.error("name a VERSION or use --from-shadow")
+    settings = Settings()
+    fs, mr = _registry(settings)
+    event = registry_ops.promote(
+        fs,
+        mr,
+        args.model,
+        args.version,
+        from_shadow=args.from_shadow,
+        min_shadow_days=settings.shadow_min_days,
+        location=settings.location.key,
+        by=args.by,
+        reason=args.reason,
+    )
+    before = f"v{event['from_version']}" if event["from_version"] else "none"
+    print(
+        f"promote: {args.model} v{event['model_version']} is production (was {before}); "
+        f"by {event['actor']}: {event['reason'] or '(no reason given)'}"
+    )
+    detail = json.loads(event["detail"])
+    if args.from_shadow:
+        print(
+            f"  shadow evidence: {detail['shadow_days']} day(s) since {detail['shadow_since']}, "
+            f"MAE {detail.get('shadow_mae')} vs production {detail.get('production_mae_same_days')} "
+            "on the same days"
+        )
+    return 0
+
+
+def rollback_main(argv: list[str] | None = None) -> int:
+    """``rollback MODEL``: move the production alias back to the previous production version."""
+    parser = argparse.ArgumentParser(
+        prog="rollback",
+        description="The red button: make the previous production version production again, at once.",
+    )
+    parser.add_argument("model", help="model name, e.g. pm25_xgboost")
+    _who_and_why(parser)
+    args = parser.parse_args(argv)
+    fs, mr = _registry(Settings())
+    event = registry_ops.rollback(fs, mr, args.model, by=args.by, reason=args.reason)
+    print(
+        f"rollback: {args.model} v{event['model_version']} is production again "
+        f"(v{event['from_version']} withdrawn); by {event['actor']}: {event['reason'] or '(no reason given)'}"
+    )
+    return 0
+
+
+def history_table(events: pd.DataFrame, rows: int = HISTORY_ROWS) -> pd.DataFrame:
+    """Return the newest ``rows`` events, newest first, for display."""
+    if events.empty:
+        return pd.DataFrame(columns=["at", "event", "version", "from", "alias", "by", "reason"])
+    recent = events.sort_values(["at", "event_id"], ascending=False).head(rows)
+    return pd.DataFrame(
+        {
+            "at": recent["at"].map(lambda t: pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")),
+            "event": recent["event"],
+            "version": recent["model_version"].map(lambda v: f"v{v}"),
+            "from": recent["from_version"].map(lambda v: f"v{v}" if v else ""),
+            "alias": recent["alias"],
+            "by": recent["actor"],
+            "reason": recent["reason"].map(lambda r: r if len(r) <= 100 else r[:97] + "..."),
+        }
+    ).reset_index(drop=True)
+
+
+def models_main(argv: list[str] | None = None) -> int:
+    """``models [MODEL]``: list versions, aliases and the history."""
+    parser = argparse.ArgumentParser(prog="models", description="List model versions, aliases and history.")
+    parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+    parser.add_argument("--history", type=int, default=HISTORY_ROWS, help="events to show (newest first)")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    name = args.model or settings.model_name
+    fs, mr = _registry(settings)
+    print(f"model {name}: versions")
+    print(_table(registry_ops.versions_table(mr, name)))
+    found = registry_ops.aliases(mr, name)
+    print("aliases:")
+    for alias in (registry_ops.PRODUCTION, registry_ops.SHADOW):
+        held = found.get(alias)
+        if held is None:
+            print(f"  {alias:<11}(none)")
+            continue
+        stack = f", rollback to v{held.previous[-1]}" if held.previous else ""
+        print(f"  {alias:<11}v{held.version} since {held.since} by {held.by}{stack}")
+    print("history (newest first):")
+    print(_table(history_table(registry_ops.history(fs, name), args.history)))
+    return 0
+
+
+def runs_table(mr: Any, name: str) -> pd.DataFrame:
+    """Return one row per training run (model version): data versions, parameters, metrics, gate."""
+    found = registry_ops.aliases(mr, name)
+    by_version = {alias.version: alias.alias for alias in found.values()}
+    rows = []
+    for model in sorted(mr.get_models(name) or [], key=lambda m: int(m.version)):
+        metrics = model.training_metrics or {}
+        info: dict[str, Any] = {}
+        report: dict[str, Any] = {}
+        note = ""
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                folder = Path(model.download(tmp))
+                if (folder / "run.json").exists():
+                    info = json.loads((folder / "run.json").read_text())
+                elif (folder / "params.json").exists():  # a version trained before run.json existed
+                    info = {"params": json.loads((folder / "params.json").read_text())}
+                if (folder / gate.REPORT_FILE).exists():
+                    report = json.loads((folder / gate.REPORT_FILE).read_text())
+            except registry_ops.LOAD_ERRORS as exc:
+                note = f"files unreadable: {exc}"[:80]
+        params, data = info.get("params") or {}, info.get("data") or {}
+        verdict = "" if not report else ("passed" if report.get("passed") else "failed")
+        train_last = ""  # shown inclusive, like the test window (run.json keeps the exclusive end)
+        if data.get("train_end"):
+            train_last = (pd.Timestamp(data["train_end"]) - pd.Timedelta(days=1)).date().isoformat()
+        rows.append(
+            {
+                "version": int(model.version),
+                "alias": by_version.get(int(model.version), ""),
+                "created": registry_ops.created_text(getattr(model, "created", None)),
+                "fv": model.feature_view_version,
+                "td": model.training_dataset_version,
+                "train": f"{str(data.get('train_start', ''))[:10]}..{train_last}" if data else "",
+                "test": f"{str(data.get('test_start', ''))[:10]}..{str(data.get('test_end', ''))[:10]}"
+                if data
+                else "",
+                "rounds": params.get("num_boost_round"),
+                "depth": params.get("max_depth"),
+                "eta": params.get("eta"),
+                "mae": metrics.get("mae"),
+                "rmse": metrics.get("rmse"),
+                "r2": metrics.get("r2"),
+                "baseline_mae": metrics.get("baseline_mae"),
+                "gate": verdict or note,
+            }
+        )
+    columns = ["version", "alias", "created", "fv", "td", "train", "test", "rounds", "depth", "eta"]
+    return pd.DataFrame(rows, columns=[*columns, "mae", "rmse", "r2", "baseline_mae", "gate"])
+
+
+def runs_main(argv: list[str] | None = None) -> int:
+    """``runs [MODEL]``: compare every training run's data versions, parameters, metrics and gate verdict."""
+    parser = argparse.ArgumentParser(
+        prog="runs",
+        description="Compare training runs: data versions, parameters, test metrics, gate verdict.",
+    )
+    parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    name = args.model or settings.model_name
+    _, mr = _registry(settings)
+    print(f"training runs of {name} (fv: feature view version, td: training dataset version):")
+    print(_table(runs_table(mr, name)))
+    return 0
+
+
+def monitor_main(argv: list[str] | None = None) -> int:
+    """``monitor [MODEL]``: hindcast accuracy per model version and feature drift of the latest week."""
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Hindcast accuracy per model version (from the monitoring group) and feature drift "
+        "(PSI of the latest week against the training data) of production and shadow.",
+    )
+    parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    name = args.model or settings.model_name
+    fs, mr = _registry(settings)
+    rows = monitoring.monitoring_rows(fs, settings.location.key, name)
+    print(f"hindcast accuracy of {name} at {settings.location.key} (one day ahead):")
+    print(_table(monitoring.accuracy_by_version(rows)))
+    serving = registry_ops.load_serving(fs, mr, name, record=False)
+    models = [(registry_ops.PRODUCTION, serving.production)]
+    if serving.shadow is not None:
+        models.append((registry_ops.SHADOW, serving.shadow))
+    for role, model in models:
+        table, info = monitoring.feature_drift(
+            model, settings.location.key, utc_today(), settings.drift_bins, settings.drift_psi_threshold
+        )
+        print(
+            f"feature drift of {role} v{model.version} ({info['feature_view']}): "
+            f"latest {info['recent_rows']} "
+            f"day(s) vs {info['training_rows']} training days, PSI >= {info['threshold']:g} marks drift"
+        )
+        print(_table(table))
+    for problem in serving.problems:
+        print(f"monitor: warning: {problem}")
+    return 0
