@@ -65,7 +65,9 @@ $(HW_VENV)/.installed: $(VENV)/.installed
 	touch $@
 
 conformance: $(HW_VENV)/.installed ## Check every Hopsworks call and the local store's signatures against the real SDK
-	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py
+	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py \
+	  tests/reliability/test_validation.py::test_suites_convert_to_hsfs_expectation_suites \
+	  tests/reliability/test_validation.py::test_great_expectations_agrees_with_the_local_evaluator
 
 lint: $(VENV)/.installed ## Lint the template repo
 	$(BIN)/python -m ruff check .

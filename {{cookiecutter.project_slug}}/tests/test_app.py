@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import requests
 
+from {{ cookiecutter.package_name }} import registry_ops
 from {{ cookiecutter.package_name }}.pipelines import feature, inference, training
 from {{ cookiecutter.package_name }}.pipelines.common import location_rows, predictions_group, utc_today
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -38,11 +39,15 @@ def make_settings(store_dir: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A store filled by the three pipelines, with two model versions (inference uses the newest)."""
+    """A store filled by the three pipelines, with two model versions; v2 is promoted: inference uses it."""
     settings = make_settings(tmp_path_factory.mktemp("store") / "store")
     feature.run(settings)
     training.run(settings)
-    training.run(settings)
+    training.run(settings)  # the same data again: the gate refuses it, so v1 stays production
+    project = connect(settings)
+    registry_ops.promote(
+        project.get_feature_store(), project.get_model_registry(), settings.model_name, 2, reason="test"
+    )
     inference.run(settings)
     return settings
 

@@ -23,7 +23,11 @@ from {{ cookiecutter.package_name }}.store.local import feature_group, feature_v
 
 PACKAGE_DIR = Path(package.__file__).parent
 PROJECT_DIR = PACKAGE_DIR.parents[1]
-SOURCES = [*sorted((PACKAGE_DIR / "pipelines").glob("*.py")), PACKAGE_DIR / "ui.py", PROJECT_DIR / "app.py"]
+SOURCES = [
+    *sorted((PACKAGE_DIR / "pipelines").glob("*.py")),
+    *(PACKAGE_DIR / name for name in ("ui.py", "registry_ops.py", "monitoring.py", "model_commands.py")),
+    PROJECT_DIR / "app.py",
+]
 
 
 def sdk_classes() -> dict[str, object]:
@@ -154,11 +158,12 @@ def test_local_store_signatures_match_the_sdk(name):
             if pname not in theirs:
                 problems.append(f"{method}: parameter {pname!r} does not exist in the SDK")
                 continue
-            if param.default is not param.empty and theirs[pname].default is not param.empty:
-                if param.default != theirs[pname].default:
-                    problems.append(
-                        f"{method}: default of {pname!r} is {param.default!r}, SDK has {theirs[pname].default!r}"
-                    )
+            theirs_default = theirs[pname].default
+            both = param.default is not param.empty and theirs_default is not param.empty
+            if both and param.default != theirs_default:
+                problems.append(
+                    f"{method}: default of {pname!r} is {param.default!r}, SDK has {theirs_default!r}"
+                )
         for pname, param in theirs.items():
             if pname == "self" or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
                 continue

@@ -36,11 +36,28 @@ class Settings(BaseSettings):
     test_days: int = Field(90, ge=14)
     model_name: str = Field("pm25_xgboost", pattern=r"^[a-z][a-z0-9_]*$")
 
+    # Model upgrades (gate.py, registry_ops.py, monitoring.py). A new model gets an alias only if its
+    # test MAE is below (1 - GATE_MAE_MARGIN) x the reference's (production, else the persistence
+    # baseline) and no season/weekday slice of at least GATE_MIN_SLICE_ROWS days is more than
+    # GATE_SLICE_MAX_WORSE (relative) worse.
+    gate_mae_margin: float = Field(0.02, gt=-1, lt=1)
+    gate_slice_max_worse: float = Field(0.25, ge=0)
+    gate_min_slice_rows: int = Field(5, ge=1)
+    # promote --from-shadow needs this many days of shadow hindcast (after it became shadow).
+    shadow_min_days: int = Field(7, ge=0)
+    # Feature drift of the latest week against the training data: PSI at or above the threshold is drift.
+    # Not the usual 0.25: that rule assumes large samples. A week is 7 values, whose PSI (5 bins) is about
+    # 0.34 at the median and 0.66 at the 95th percentile when nothing has changed at all.
+    drift_psi_threshold: float = Field(0.7, gt=0)
+    drift_bins: int = Field(5, ge=2, le=50)
+
     open_meteo_archive_url: str = "https://archive-api.open-meteo.com/v1/archive"
     open_meteo_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     open_meteo_air_quality_url: str = "https://air-quality-api.open-meteo.com/v1/air-quality"
     http_timeout_s: float = Field(30.0, gt=0)
     http_max_retries: int = Field(4, ge=0, le=10)
+    # First retry delay; it doubles per attempt (a Retry-After header takes precedence), capped at 60 s.
+    http_backoff_base_s: float = Field(1.0, ge=0, le=60)
     # Only for Open-Meteo's commercial API (customer-*.open-meteo.com URLs); the free API needs none.
     open_meteo_api_key: SecretStr | None = None
 
@@ -53,5 +70,7 @@ class Settings(BaseSettings):
         """Return the configured location with its store key."""
         key = re.sub(r"[^a-z0-9]+", "_", self.location_name.lower()).strip("_")
         if not key:
-            raise ValueError(f"LOCATION_NAME {self.location_name!r} has no letters or digits to build a key from")
+            raise ValueError(
+                f"LOCATION_NAME {self.location_name!r} has no letters or digits to build a key from"
+            )
         return Location(key=key, name=self.location_name, latitude=self.latitude, longitude=self.longitude)

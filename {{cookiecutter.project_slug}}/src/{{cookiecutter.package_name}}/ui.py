@@ -1,4 +1,5 @@
-"""The web UI: forecast, hindcast and a prediction for a chosen day, all read from the store.
+"""The web UI: forecast, hindcast, a prediction for a chosen day, the models' aliases and history,
+their accuracy over time and feature drift, all read from the store.
 
 Nothing is read when this module is imported or the app is built: every value comes from an
 event handler (page load, buttons), each with its own ``connect(settings)``, so the app starts
@@ -19,15 +20,17 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from .features.air_quality import LAG_FEATURES
+from . import monitoring, registry_ops
+from .features.air_quality import ALL_LAG_FEATURES
+from .model_commands import history_table
 from .pipelines.common import (
+    FEATURES_VERSION,
     LABEL,
     LoadedModel,
     day,
     feature_groups,
     fill_lags,
     latest_model_version,
-    load_model,
     location_rows,
     predictions_group,
     utc_today,
@@ -81,9 +84,22 @@ def _offered_dates(fs: Any, settings: Settings) -> list[str]:
     return [] if rows.empty else [d.date().isoformat() for d in rows["date"]]
 
 
-def _model(settings: Settings, mr: Any) -> LoadedModel:
-    """Return the newest model version, loading its files once per registration."""
-    version = latest_model_version(mr, settings.model_name)
+def _model(settings: Settings, fs: Any, mr: Any) -> LoadedModel:
+    """Return the production model, or the previous production version when it fails to load."""
+    found = registry_ops.aliases(mr, settings.model_name)
+    newest = None if registry_ops.PRODUCTION in found else latest_model_version(mr, settings.model_name)
+    problems = []
+    for version in registry_ops.serving_candidates(found, newest):
+        try:
+            return _cached_model(settings, fs, mr, version)
+        except registry_ops.LOAD_ERRORS as exc:
+            problems.append(f"v{version}: {exc}")
+            log.error("model %s v%s cannot serve: %s", settings.model_name, version, exc)
+    raise RuntimeError(f"no version of {settings.model_name} can serve: " + "; ".join(problems))
+
+
+def _cached_model(settings: Settings, fs: Any, mr: Any, version: int) -> LoadedModel:
+    """Return a model version, loading (and checking) its files once per registration."""
     meta = mr.get_model(settings.model_name, version=version)
     if meta is None:
         raise LookupError(f"model {settings.model_name!r} has no version {version}")
@@ -99,7 +115,7 @@ def _model(settings: Settings, mr: Any) -> LoadedModel:
     with _model_lock:
         cached = _model_cache.get(key)
     if cached is None:
-        cached = load_model(mr, settings.model_name, version)
+        cached = registry_ops.load_checked(fs, mr, settings.model_name, version)
         with _model_lock:
             while len(_model_cache) >= _MODEL_CACHE_SIZE:
                 _model_cache.pop(next(iter(_model_cache)))
@@ -128,20 +144,28 @@ def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timesta
 
 
 def load_overview(settings: Settings) -> str:
-    """Return Markdown naming the model in use, its feature view and its test metrics."""
+    """Return Markdown naming the model in use (production), its feature view and metrics, and the shadow."""
     try:
         mr = connect(settings).get_model_registry()
-        version = latest_model_version(mr, settings.model_name)
+        found = registry_ops.aliases(mr, settings.model_name)
+        production = found.get(registry_ops.PRODUCTION)
+        version = production.version if production else latest_model_version(mr, settings.model_name)
         meta = mr.get_model(settings.model_name, version=version)
         if meta is None:
             raise LookupError(f"model {settings.model_name!r} has no version {version}")
     except Exception as exc:
         return _problem("No model yet", exc)
     metrics = meta.training_metrics or {}
+    role = "production" if production else "newest; no production alias"
     lines = [
-        f"**Model:** `{meta.name}` version **v{version}**, trained on feature view "
+        f"**Model:** `{meta.name}` version **v{version}** ({role}), trained on feature view "
         f"`{meta.feature_view_name}` v{meta.feature_view_version}.",
     ]
+    shadow = found.get(registry_ops.SHADOW)
+    if shadow is not None:
+        lines.append(
+            f"**Shadow:** v{shadow.version} since {shadow.since}: scored beside production, not served."
+        )
     mae, baseline = metrics.get("mae"), metrics.get("baseline_mae")
     if isinstance(mae, (int, float)) and isinstance(baseline, (int, float)):
         days = metrics.get("test_rows")
@@ -163,7 +187,7 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
     """
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    version = latest_model_version(mr, settings.model_name)
+    version = registry_ops.serving_version(mr, settings.model_name)
     tomorrow = day(utc_today() + dt.timedelta(days=1))
     rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
     columns = ["date", "predicted_pm25", "horizon_days", "model_version"]
@@ -177,12 +201,18 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
 def hindcast_frame(settings: Settings) -> pd.DataFrame:
     """Return one-day-ahead predictions and observed PM2.5 in long form: date, pm25, series.
 
-    Uses the newest model version that has hindcast rows; empty when there are none.
+    Uses the production version's rows (the newest version with rows when production has none);
+    empty when there are none.
     """
-    past = hindcast(connect(settings), settings.location.key, settings.model_name)
+    project = connect(settings)
+    mr = project.get_model_registry()
+    serving = registry_ops.serving_version(mr, settings.model_name)
+    meta = mr.get_model(settings.model_name, version=serving)
+    features_version = int(meta.feature_view_version) if meta is not None else FEATURES_VERSION
+    past = hindcast(project, settings.location.key, settings.model_name, features_version=features_version)
     if past.empty:
         return _empty(date=DATES, pm25="float64", series="str")
-    newest = int(past["model_version"].max())
+    newest = serving if serving in set(past["model_version"]) else int(past["model_version"].max())
     mine = past[past["model_version"] == newest]
     observed = mine[["date", "actual_pm25"]].rename(columns={"actual_pm25": "pm25"}).assign(series="observed")
     predicted = mine[["date", "predicted_pm25"]].rename(columns={"predicted_pm25": "pm25"})
@@ -219,7 +249,7 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
     target = day(chosen)
     location = settings.location.key
 
-    model = _model(settings, mr)
+    model = _model(settings, fs, mr)
     fv = model.meta.get_feature_view(init=True, online=True)
     if fv is None:
         raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
@@ -227,7 +257,7 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
         serving_keys={"location": location, "date": target}, return_type="pandas", allow_missing=True
     )
     row = vector.iloc[0].to_dict()
-    looked_up = [n for n in model.feature_names if n not in LAG_FEATURES]
+    looked_up = [n for n in model.feature_names if n not in ALL_LAG_FEATURES]
     if all(_missing(row.get(n)) for n in looked_up):
         raise LookupError(f"the online store has no features for {text}")
     filled = fill_lags(row, _pm25_history(fs, location, model, target), target)
@@ -236,7 +266,7 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
     def source(name: str) -> str:
         if _missing(filled.get(name)):
             return "unknown (the model handles it as missing)"
-        if name in LAG_FEATURES and _missing(row.get(name)):
+        if name in ALL_LAG_FEATURES and _missing(row.get(name)):
             return "from observed and predicted PM2.5"
         return "online store"
 
@@ -328,6 +358,72 @@ def show_prediction(settings: Settings, date_text: Any) -> tuple[str, pd.DataFra
     return text, result.features
 
 
+def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
+    """Return the aliases as Markdown and the history of promotions, rollbacks and gate decisions."""
+    no_history = history_table(pd.DataFrame())
+    try:
+        project = connect(settings)
+        fs, mr = project.get_feature_store(), project.get_model_registry()
+        found = registry_ops.aliases(mr, settings.model_name)
+        events = registry_ops.history(fs, settings.model_name)
+    except Exception as exc:
+        return _problem("No models yet", exc), no_history
+    lines = []
+    for alias in (registry_ops.PRODUCTION, registry_ops.SHADOW):
+        held = found.get(alias)
+        if held is None:
+            lines.append(f"**{alias}:** none")
+            continue
+        back = f"; `rollback` returns to v{held.previous[-1]}" if held.previous else ""
+        lines.append(f"**{alias}:** v{held.version} since {held.since}, by {held.by}{back}")
+    return "  \n".join(lines), history_table(events)
+
+
+def show_accuracy(settings: Settings) -> tuple[pd.DataFrame, str]:
+    """Return one-day-ahead error over time per model version (7-day rolling MAE) and a message."""
+    empty = _empty(date=DATES, rolling_mae="float64", series="str")
+    try:
+        fs = connect(settings).get_feature_store()
+        rows = monitoring.monitoring_rows(fs, settings.location.key, settings.model_name)
+    except Exception as exc:
+        return empty, _problem("No monitoring data yet", exc)
+    if rows.empty:
+        return empty, f"**No outcomes recorded yet:** the daily inference runs record them. {RUN_PIPELINES}"
+    summary = monitoring.accuracy_by_version(rows).to_dict("records")
+    parts = [f"v{r['version']} ({r['roles']}): MAE {r['mae']:.2f} over {r['days']} days" for r in summary]
+    frame = monitoring.accuracy_over_time(rows)[["date", "rolling_mae", "series"]]
+    return frame, "One-day-ahead error per model version, as outcomes arrived: " + "; ".join(parts) + "."
+
+
+def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
+    """Return PSI per feature of the latest week against the training data, for production and shadow."""
+    empty = _empty(model="str", feature="str", psi="float64", drift="bool")
+    try:
+        project = connect(settings)
+        fs, mr = project.get_feature_store(), project.get_model_registry()
+        models = [("production", _model(settings, fs, mr))]
+        shadow = registry_ops.aliases(mr, settings.model_name).get(registry_ops.SHADOW)
+        if shadow is not None:
+            models.append(("shadow", _cached_model(settings, fs, mr, shadow.version)))
+        frames = []
+        for role, model in models:
+            table, _ = monitoring.feature_drift(
+                model, settings.location.key, utc_today(), settings.drift_bins, settings.drift_psi_threshold
+            )
+            frames.append(table.assign(model=f"v{model.version} ({role})"))
+    except Exception as exc:
+        return empty, _problem("No drift report", exc)
+    frame = pd.concat(frames, ignore_index=True)[["model", "feature", "psi", "drift"]]
+    if frame.empty:
+        return empty, f"**No recent features to compare yet.** {RUN_PIPELINES}"
+    drifted = sorted(set(frame.loc[frame["drift"], "feature"]))
+    verdict = f"drift in {', '.join(drifted)}" if drifted else "no feature drifted"
+    return frame.round({"psi": 3}), (
+        f"PSI of the latest {monitoring.DRIFT_DAYS} days against each model's training data "
+        f"(PSI >= {settings.drift_psi_threshold:g} marks drift): {verdict}."
+    )
+
+
 # ---------------------------------------------------------------------------------------------- the app
 
 
@@ -377,12 +473,36 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         result = gr.Markdown()
         features = gr.Dataframe(headers=FEATURE_COLUMNS, label="Features used", interactive=False)
 
+        gr.Markdown(
+            "## Models: production, shadow and their history\n`promote` (the green button) and `rollback` "
+            "(the red button) move production; the training gate sets the shadow."
+        )
+        models_note = gr.Markdown()
+        history = gr.Dataframe(label="History (newest first)", interactive=False)
+        gr.Markdown("## Monitoring: hindcast accuracy per model version")
+        accuracy_plot = gr.LinePlot(
+            x="date",
+            y="rolling_mae",
+            color="series",
+            title="One-day-ahead MAE, 7-day rolling",
+            x_title="date",
+            y_title=f"MAE ({UNIT})",
+            height=300,
+        )
+        accuracy_note = gr.Markdown()
+        gr.Markdown("## Feature drift: the latest week against the training data")
+        drift = gr.Dataframe(label="PSI per feature", interactive=False)
+        drift_note = gr.Markdown()
+
         triggers = [demo.load, refresh.click]
         loaders = [
             ("overview", load_overview, [overview]),
             ("forecast", show_forecast, [forecast_plot, forecast_note]),
             ("hindcast", show_hindcast, [hindcast_plot, hindcast_note]),
             ("dates", date_choices, [date, dates_note]),
+            ("models", show_models, [models_note, history]),
+            ("accuracy", show_accuracy, [accuracy_plot, accuracy_note]),
+            ("drift", show_drift, [drift, drift_note]),
         ]
         for api_name, handler, outputs in loaders:
             gr.on(triggers, functools.partial(handler, settings), outputs=outputs, api_name=api_name)

@@ -73,7 +73,10 @@ def test_builtins_fit_on_the_training_split_and_apply_everywhere(project):
 def test_standard_scaler_in_memory_split(project):
     fs, fg = _store(project)
     fv = fs.get_or_create_feature_view(
-        name="sales_view", version=1, query=fg.select(["shop", "t", "x", "y"]), labels=["y"],
+        name="sales_view",
+        version=1,
+        query=fg.select(["shop", "t", "x", "y"]),
+        labels=["y"],
         transformation_functions=[standard_scaler("x")],
     )
     x_train, x_test, _, _ = fv.train_test_split(train_end="2024-01-03", test_start="2024-01-03")
@@ -93,16 +96,26 @@ def test_on_demand_feature_with_request_parameters(project):
     )
     fg.insert(
         pd.DataFrame(
-            {"order": [1, 2], "t": pd.to_datetime(["2024-01-01"] * 2, utc=True), "amount": [10.0, 20.0], "rate": [0.5, 2.0]}
+            {
+                "order": [1, 2],
+                "t": pd.to_datetime(["2024-01-01"] * 2, utc=True),
+                "amount": [10.0, 20.0],
+                "rate": [0.5, 2.0],
+            }
         )
     )
     stored = fg.read().sort_values("order")
     assert "amount" not in stored.columns
     assert stored["amount_in_eur"].tolist() == [5.0, 40.0]
-    fv = fs.get_or_create_feature_view(name="orders_view", version=1, query=fg.select(["rate", "amount_in_eur"]))
+    fv = fs.get_or_create_feature_view(
+        name="orders_view", version=1, query=fg.select(["rate", "amount_in_eur"])
+    )
     fv.init_serving()
     assert fv.get_feature_vector({"order": 1}) == [0.5, 5.0]
-    assert fv.get_feature_vector({"order": 1}, request_parameters={"amount": 100.0, "rate": 3.0}) == [0.5, 300.0]
+    assert fv.get_feature_vector({"order": 1}, request_parameters={"amount": 100.0, "rate": 3.0}) == [
+        0.5,
+        300.0,
+    ]
     with pytest.raises(ValueError, match=r"request parameter\(s\) \['bogus'\]"):
         fv.get_feature_vector({"order": 1}, request_parameters={"bogus": 1})
 
@@ -111,7 +124,10 @@ def test_bad_transformations_are_refused(project):
     fs, fg = _store(project)
     with pytest.raises(ValueError, match="not columns of the query"):
         fs.get_or_create_feature_view(
-            name="bad", version=1, query=fg.select(["shop", "t", "y"]), transformation_functions=[min_max_scaler("x")]
+            name="bad",
+            version=1,
+            query=fg.select(["shop", "t", "y"]),
+            transformation_functions=[min_max_scaler("x")],
         )
 
     @udf(float)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -13,7 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..features.air_quality import LAG_FEATURES, lag_features_from_history
+from .. import validation
+from ..features.air_quality import (
+    ALL_LAG_FEATURES,
+    LAG_FEATURES,
+    LAG_FEATURES_BY_VERSION,
+    lag_features_from_history,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +29,9 @@ AIR_QUALITY_FG = "air_quality"
 PREDICTIONS_FG = "predictions"
 FEATURE_VIEW = "air_quality_weather"
 FEATURES_VERSION = 1
+# Feature version N is feature view N: air_quality vN joined with the weather version below.
+# Weather did not change in v2, so every feature version reads (and the pipeline writes) weather v1.
+WEATHER_VERSIONS = {1: 1, 2: 1}
 KEYS = ["location", "date"]
 LABEL = "pm25"
 MODEL_FILE = "model.json"
@@ -48,14 +58,19 @@ def parse_date(text: str) -> dt.date:
 
 
 def feature_groups(fs: Any, version: int = FEATURES_VERSION) -> tuple[Any, Any]:
-    """Return the weather and air-quality feature groups, creating them on first use."""
+    """Return the weather and air-quality feature groups, creating them with their suites on first use.
+
+    ``version`` is the feature version: ``air_quality`` v``version`` and the weather version it
+    joins (``WEATHER_VERSIONS``).
+    """
     weather = fs.get_or_create_feature_group(
         name=WEATHER_FG,
-        version=version,
+        version=WEATHER_VERSIONS.get(version, version),
         description="Daily weather per location: observed for past days, forecast for coming days",
         primary_key=KEYS,
         event_time="date",
         online_enabled=True,
+        expectation_suite=validation.suite_for(fs, WEATHER_FG),
     )
     air_quality = fs.get_or_create_feature_group(
         name=AIR_QUALITY_FG,
@@ -64,6 +79,7 @@ def feature_groups(fs: Any, version: int = FEATURES_VERSION) -> tuple[Any, Any]:
         primary_key=KEYS,
         event_time="date",
         online_enabled=True,
+        expectation_suite=validation.suite_for(fs, AIR_QUALITY_FG, version),
     )
     return weather, air_quality
 
@@ -77,6 +93,7 @@ def predictions_group(fs: Any) -> Any:
         primary_key=["location", "date", "model_name", "model_version", "horizon_days"],
         event_time="date",
         online_enabled=False,
+        expectation_suite=validation.suite_for(fs, PREDICTIONS_FG),
     )
 
 
@@ -94,6 +111,22 @@ def location_rows(fg: Any, location: str, start: Any = None, end: Any = None) ->
     return df.sort_values("date", ignore_index=True) if not df.empty else df
 
 
+class ModelIntegrityError(RuntimeError):
+    """A downloaded model file differs from the sha256 recorded when the model was registered."""
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """Return the sha256 of every file under ``folder``, by relative POSIX path."""
+    hashes = {}
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+        hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
+    return hashes
+
+
 @dataclass
 class LoadedModel:
     """A registered model, loaded and checked, with what it needs to score."""
@@ -101,18 +134,32 @@ class LoadedModel:
     meta: Any
     booster: Any
     feature_names: list[str]
+    folder: Path | None = None  # the downloaded files (run.json, plots, ...)
 
     @property
     def version(self) -> int:
         return int(self.meta.version)
 
     def predict(self, features: pd.DataFrame) -> Any:
-        """Predict with columns in the model's own order; raise naming missing features."""
+        """Predict with columns in the model's own order; raise naming missing features or values."""
         missing = [f for f in self.feature_names if f not in features.columns]
         if missing:
             raise ValueError(
                 f"model {self.meta.name} v{self.version} needs feature(s) {missing} that the feature view "
                 f"{self.meta.feature_view_name} v{self.meta.feature_view_version} did not return"
+            )
+        # Lags may be unknown (missing days; the model was trained with gaps). Any other feature missing
+        # would make XGBoost silently take its "missing" branch: refuse instead of predicting wrongly.
+        required = [f for f in self.feature_names if f not in ALL_LAG_FEATURES]
+        empty = features[required].isna()
+        if empty.to_numpy().any():
+            rows = empty.any(axis=1).to_numpy()
+            where = (features["date"] if "date" in features.columns else features.index.to_series())[rows]
+            days = ", ".join(str(value)[:10] for value in where.head(5))
+            raise ValueError(
+                f"model {self.meta.name} v{self.version} (feature view {self.meta.feature_view_name} "
+                f"v{self.meta.feature_view_version}): feature(s) {sorted(empty.columns[empty.any()])} "
+                f"missing for {int(rows.sum())} row(s) ({days}); no prediction made"
             )
         import xgboost as xgb
 
@@ -128,8 +175,17 @@ def latest_model_version(mr: Any, name: str) -> int:
     return max(int(m.version) for m in models)
 
 
-def load_model(mr: Any, name: str, version: int | None = None) -> LoadedModel:
-    """Download, verify and load a model version (the newest when ``version`` is None)."""
+def load_model(
+    mr: Any, name: str, version: int | None = None, expected_sha256: dict[str, str] | None = None
+) -> LoadedModel:
+    """Download, verify and load a model version (the newest when ``version`` is None).
+
+    ``expected_sha256`` (file -> sha256 recorded at registration) is checked after the download,
+    on any backend; the embedded registry also checks its own record in ``download()``.
+
+    Raises:
+        ModelIntegrityError: If a registered file is missing or changed (a RuntimeError).
+    """
     import xgboost as xgb
 
     version = version if version is not None else latest_model_version(mr, name)
@@ -137,17 +193,33 @@ def load_model(mr: Any, name: str, version: int | None = None) -> LoadedModel:
     if meta is None:
         raise LookupError(f"model {name!r} has no version {version}")
     folder = Path(meta.download())
+    if expected_sha256:
+        found = file_hashes(folder)
+        problems = [
+            f"{file}: {'missing' if file not in found else 'sha256 differs from registration'}"
+            for file, digest in sorted(expected_sha256.items())
+            if found.get(file) != digest
+        ]
+        if problems:
+            raise ModelIntegrityError(
+                f"model {name} version {version} failed its integrity check: " + "; ".join(problems)
+            )
     booster = xgb.Booster()
     booster.load_model(folder / MODEL_FILE)
     names = booster.feature_names or json.loads((folder / "features.json").read_text())
-    return LoadedModel(meta, booster, list(names))
+    return LoadedModel(meta, booster, list(names), folder)
 
 
 def fill_lags(row: dict[str, Any], history: pd.Series, target: pd.Timestamp) -> dict[str, Any]:
-    """Fill a row's missing lag features from a PM2.5 history (observed and predicted)."""
-    lags = lag_features_from_history(history, target=target)
+    """Fill a row's missing lag features (any feature version) from a PM2.5 history (observed and predicted).
+
+    The ``LAG_FEATURES`` are always filled; lags of later feature versions when the row has them.
+    """
+    lags = lag_features_from_history(history, target=target, version=max(LAG_FEATURES_BY_VERSION))
     out = dict(row)
-    for name in LAG_FEATURES:
+    for name in ALL_LAG_FEATURES:
+        if name not in LAG_FEATURES and name not in out:
+            continue
         value = out.get(name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             out[name] = lags[name]

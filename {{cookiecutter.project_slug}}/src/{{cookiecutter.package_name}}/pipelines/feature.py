@@ -4,6 +4,11 @@ One script for backfills and daily runs: without ``--start`` it continues from t
 after the last stored PM2.5 observation (or backfills ``BACKFILL_DAYS`` on the first
 run), so a missed run catches up. Re-running a window rewrites the same rows (upsert on
 primary key + event time), which makes retries safe.
+
+Feature versions: ``--feature-version 2`` writes ``air_quality`` v2 (v1 plus ``pm25_roll_max_7``);
+every version shares ``weather`` v1. Without the option the pipeline writes every feature version
+a model may serve with (production, shadow and the rollback target; v1 when there is no model),
+so during an upgrade both versions stay fresh and a rollback finds current features.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..features.air_quality import air_quality_features, calendar_features
+from .. import registry_ops, validation
+from ..features.air_quality import LAG_FEATURES_BY_VERSION, air_quality_features, calendar_features
 from ..features.weather import weather_features
 from ..settings import Settings
 from ..sources import SOURCE_NAMES, get_source
 from ..store import connect
-from .common import feature_groups, location_rows, parse_date, utc_today
+from .common import FEATURES_VERSION, feature_groups, location_rows, parse_date, utc_today
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 8  # lag features of the first new day need the 7 days before it
@@ -34,6 +40,19 @@ def default_start(air_quality: Any, location: str, today: dt.date, backfill_days
     return stored["date"].max().date() + dt.timedelta(days=1)
 
 
+def versions_in_use(project: Any, model_name: str) -> list[int]:
+    """Return the feature versions the registry's production, shadow and rollback models read (or [1])."""
+    try:
+        return registry_ops.feature_versions_in_use(project.get_model_registry(), model_name) or [
+            FEATURES_VERSION
+        ]
+    except Exception as exc:  # the registry must not stop the daily features: write v1 and say so
+        log.warning(
+            "cannot read the model aliases (%s): writing feature version %s only", exc, FEATURES_VERSION
+        )
+        return [FEATURES_VERSION]
+
+
 def run(
     settings: Settings,
     start: dt.date | None = None,
@@ -41,8 +60,12 @@ def run(
     source_name: str | None = None,
     today: dt.date | None = None,
     source: Any = None,
+    feature_versions: list[int] | None = None,
 ) -> dict[str, Any]:
     """Fetch, compute and store features for ``[start, end]`` plus the weather forecast.
+
+    ``feature_versions`` are the air_quality versions to write (default: the ones in use); the
+    default start is the earliest of their default starts, so a new version is backfilled.
 
     Returns:
         A summary: the window and the number of rows written to each feature group.
@@ -53,9 +76,15 @@ def run(
         raise ValueError(f"--end {end} is in the future: observations exist up to today ({today})")
     location = settings.location
     source = source or get_source(source_name or settings.data_source, settings)
-    fs = connect(settings).get_feature_store()
-    weather_fg, air_quality_fg = feature_groups(fs)
-    start = start or default_start(air_quality_fg, location.key, today, settings.backfill_days)
+    project = connect(settings)
+    fs = project.get_feature_store()
+    versions = sorted(set(feature_versions or versions_in_use(project, settings.model_name)))
+    groups = {version: feature_groups(fs, version) for version in versions}
+    weather_fg = groups[versions[0]][0]  # every feature version shares weather v1
+    aq_groups = {version: aq for version, (_, aq) in groups.items()}
+    start = start or min(
+        default_start(aq, location.key, today, settings.backfill_days) for aq in aq_groups.values()
+    )
     forecast_end = today + dt.timedelta(days=settings.forecast_days)
 
     new_pm25 = pd.DataFrame()
@@ -63,11 +92,19 @@ def run(
         log.info("fetching PM2.5 for %s from %s to %s", location.name, start, end)
         new_pm25 = source.fetch_pm25(location, start, end)
     history_start = pd.Timestamp(start - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
-    stored = location_rows(air_quality_fg, location.key, history_start, pd.Timestamp(start, tz="UTC"))
+    stored = [
+        location_rows(aq, location.key, history_start, pd.Timestamp(start, tz="UTC"))
+        for aq in aq_groups.values()
+    ]
+    stored = [frame[["date", "pm25"]] for frame in stored if not frame.empty]
+    stored = pd.concat(stored, ignore_index=True).drop_duplicates("date") if stored else pd.DataFrame()
     parts = [frame[["date", "pm25"]] for frame in (stored, new_pm25) if not frame.empty]
     combined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"date": [], "pm25": []})
-    aq_rows = air_quality_features(combined, location.key)
-    aq_rows = aq_rows[aq_rows["date"] >= pd.Timestamp(start, tz="UTC")]
+    aq_batches = {}
+    for version in versions:
+        rows = air_quality_features(combined, location.key, version=version)
+        aq_batches[version] = rows[rows["date"] >= pd.Timestamp(start, tz="UTC")]
+    aq_rows = aq_batches[versions[0]]
 
     weather_start = min(start, today)
     log.info("fetching weather for %s from %s to %s", location.name, weather_start, forecast_end)
@@ -75,16 +112,23 @@ def run(
         weather_features(source.fetch_weather(location, weather_start, forecast_end), location.key)
     )
 
+    # All batches are checked before any is written: a refused batch leaves nothing partial behind.
+    for fg in (weather_fg, *aq_groups.values()):
+        validation.ensure_suite(fg)
+    aq_writes = [(aq_groups[version], rows) for version, rows in aq_batches.items() if len(rows)]
+    batches = [(weather_fg, weather_rows), *aq_writes]
+    validation.check_batches(batches)
     # Weather first: a crash between the two inserts leaves extra weather, never labels without features.
     weather_fg.insert(weather_rows)
-    if not aq_rows.empty:
-        air_quality_fg.insert(aq_rows)
+    for fg, rows in aq_writes:
+        fg.insert(rows)
     summary = {
         "location": location.key,
         "start": start.isoformat(),
         "end": end.isoformat(),
         "weather_rows": len(weather_rows),
         "air_quality_rows": len(aq_rows),
+        "feature_versions": versions,
         "forecast_until": forecast_end.isoformat(),
     }
     return summary
@@ -100,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--end", type=parse_date, help="last day (YYYY-MM-DD); default: today (UTC)")
     parser.add_argument("--source", choices=SOURCE_NAMES, help="data source; default: DATA_SOURCE setting")
+    parser.add_argument(
+        "--feature-version",
+        type=int,
+        nargs="+",
+        choices=sorted(LAG_FEATURES_BY_VERSION),
+        help="air_quality version(s) to write, e.g. '2' or '1 2'; default: the versions the production, "
+        "shadow and rollback models read (1 when there is no model)",
+    )
     return parser
 
 
@@ -107,10 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the feature pipeline from the command line."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    summary = run(Settings(), start=args.start, end=args.end, source_name=args.source)
+    summary = run(
+        Settings(),
+        start=args.start,
+        end=args.end,
+        source_name=args.source,
+        feature_versions=args.feature_version,
+    )
+    versions = ", ".join(f"v{v}" for v in summary["feature_versions"])
     print(
         f"feature pipeline: {summary['location']} {summary['start']}..{summary['end']}: "
-        f"{summary['air_quality_rows']} air-quality rows, {summary['weather_rows']} weather rows "
+        f"{summary['air_quality_rows']} air-quality rows ({versions}), "
+        f"{summary['weather_rows']} weather rows "
         f"(forecast until {summary['forecast_until']})"
     )
     return 0

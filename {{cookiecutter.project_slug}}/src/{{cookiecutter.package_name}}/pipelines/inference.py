@@ -1,9 +1,16 @@
-"""Inference pipeline: model from the registry + features from the store -> predictions.
+"""Inference pipeline: models from the registry + features from the store -> predictions.
 
 Scores the next ``FORECAST_DAYS`` days recursively (each day's prediction feeds the next
 day's lag features), re-scores the last ``HINDCAST_DAYS`` observed days one day ahead, writes
 everything to the ``predictions`` feature group and compares past predictions with the
 PM2.5 actually observed (the hindcast).
+
+The registry says which models serve: ``production``, and ``shadow`` when one is set. Each reads
+the feature view version it was trained on, so both can run side by side on different feature
+versions; every prediction row names the model version and feature view version. Outcomes that
+arrived are recorded in the ``monitoring`` group with each model's role. When production fails
+to load (a file changed since registration), the previous production version serves and the
+run reports the error.
 """
 
 from __future__ import annotations
@@ -11,17 +18,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import sys
 from typing import Any
 
 import pandas as pd
 
+from .. import monitoring, registry_ops
 from ..settings import Settings
 from ..store import connect
 from .common import (
+    FEATURES_VERSION,
     LABEL,
     LoadedModel,
     feature_groups,
-    load_model,
     location_rows,
     predictions_group,
     recursive_forecast,
@@ -60,11 +69,20 @@ def prediction_rows(
     )
 
 
-def hindcast(project: Any, location: str, model_name: str, days: int = HINDCAST_DAYS) -> pd.DataFrame:
-    """Return one-day-ahead predictions next to the observed PM2.5, per date and model version."""
+def hindcast(
+    project: Any,
+    location: str,
+    model_name: str,
+    days: int = HINDCAST_DAYS,
+    features_version: int = FEATURES_VERSION,
+) -> pd.DataFrame:
+    """Return one-day-ahead predictions next to the observed PM2.5, per date and model version.
+
+    Observed PM2.5 comes from ``air_quality`` v``features_version`` (all versions hold the same label).
+    """
     fs = project.get_feature_store()
     predictions = predictions_group(fs)
-    _, air_quality = feature_groups(fs)
+    _, air_quality = feature_groups(fs, features_version)
     stored = location_rows(predictions, location)
     if stored.empty:
         return pd.DataFrame(columns=["date", "model_version", "predicted_pm25", "actual_pm25"])
@@ -81,17 +99,13 @@ def hindcast(project: Any, location: str, model_name: str, days: int = HINDCAST_
     )
 
 
-def run(settings: Settings, today: dt.date | None = None, model_version: int | None = None) -> dict[str, Any]:
-    """Forecast the coming days, re-score recent days, store the predictions; return a summary."""
-    today_ts = pd.Timestamp(today or utc_today(), tz="UTC")
-    now = pd.Timestamp.now(tz="UTC")
-    location = settings.location.key
-    project = connect(settings)
-    fs, mr = project.get_feature_store(), project.get_model_registry()
-    model = load_model(mr, settings.model_name, model_version)
+def score(
+    fs: Any, model: LoadedModel, location: str, today_ts: pd.Timestamp, now: pd.Timestamp, forecast_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score one model on its own feature view version; return its prediction rows and forecast."""
     fv = model.meta.get_feature_view()
     if fv is None:
-        raise LookupError(f"model {settings.model_name} v{model.version} is not linked to a feature view")
+        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
     _, air_quality = feature_groups(fs, int(model.meta.feature_view_version))
 
     # One day ahead on recent observed days: every lag is observed, as it was at the time.
@@ -102,7 +116,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
 
     # The coming days: lags are unknown beyond tomorrow, so predictions feed them.
     tomorrow = today_ts + pd.Timedelta(days=1)
-    coming = batch_features(fv, location, tomorrow, tomorrow + pd.Timedelta(days=settings.forecast_days))
+    coming = batch_features(fv, location, tomorrow, tomorrow + pd.Timedelta(days=forecast_days))
     if coming.empty:
         raise LookupError(
             f"no weather forecast stored after {today_ts.date()}: run the feature pipeline first"
@@ -110,7 +124,6 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
     observed = location_rows(air_quality, location, today_ts - pd.Timedelta(days=HISTORY_DAYS), tomorrow)
     history = observed.set_index("date")[LABEL].dropna() if not observed.empty else pd.Series(dtype="float64")
     forecast = recursive_forecast(model, coming, history)
-
     rows = pd.concat(
         [
             prediction_rows(frame, model, location, today_ts, now)
@@ -119,27 +132,106 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
         ],
         ignore_index=True,
     )
-    predictions_group(fs).insert(rows)
-    past = hindcast(project, location, settings.model_name)
+    return rows, forecast[["date", "predicted_pm25"]].reset_index(drop=True)
+
+
+def _hindcast_summary(past: pd.DataFrame, model: LoadedModel) -> tuple[int, float]:
     mine = past[past["model_version"] == model.version]
     mae = (
         float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()) if not mine.empty else float("nan")
     )
+    return len(mine), mae
+
+
+def run(settings: Settings, today: dt.date | None = None, model_version: int | None = None) -> dict[str, Any]:
+    """Forecast with production (and shadow), store predictions and outcomes; return a summary.
+
+    Args:
+        settings: The settings.
+        today: The day to forecast from; default: today (UTC).
+        model_version: Serve only this version (role ``pinned``) instead of the registry's aliases.
+
+    Returns:
+        Production's ``version``, ``feature_view``, ``forecast``, ``hindcast_days``, ``hindcast_mae``
+        and ``rows_written``; ``served`` (role, version, feature view version per model), ``shadow``
+        (the same for the shadow, or None), ``problems`` (load or shadow failures; empty when all is well)
+        and ``predicted_at``.
+    """
+    today_ts = pd.Timestamp(today or utc_today(), tz="UTC")
+    now = pd.Timestamp.now(tz="UTC")
+    location = settings.location.key
+    name = settings.model_name
+    project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    if model_version is not None:
+        served = [("pinned", registry_ops.load_checked(fs, mr, name, model_version))]
+        problems: list[str] = []
+    else:
+        serving = registry_ops.load_serving(fs, mr, name)
+        served = [(registry_ops.PRODUCTION, serving.production)]
+        if serving.shadow is not None:
+            served.append((registry_ops.SHADOW, serving.shadow))
+        problems = serving.problems
+
+    outputs = {}
+    for role, served_model in served:
+        try:
+            outputs[role] = score(fs, served_model, location, today_ts, now, settings.forecast_days)
+        except (ValueError, LookupError) as exc:
+            if role != registry_ops.SHADOW:
+                raise
+            # The shadow never stops production: its failure is reported, production still serves.
+            problems.append(f"shadow {name} v{served_model.version} not scored: {exc}")
+            log.error("%s", problems[-1])
+    served = [(role, served_model) for role, served_model in served if role in outputs]
+    rows = pd.concat([frame for frame, _ in outputs.values()], ignore_index=True)
+    predictions_group(fs).insert(rows)
+    main_role, model = served[0]
+    roles = {m.version: role for role, m in served}
+    features_version = int(model.meta.feature_view_version)
+    recorded = monitoring.record_outcomes(fs, location, name, roles, now, features_version)
+
+    past = hindcast(project, location, name, features_version=features_version)
+    summaries = []
+    for role, served_model in served:
+        days, mae = _hindcast_summary(past, served_model)
+        summaries.append(
+            {
+                "role": role,
+                "version": served_model.version,
+                "feature_view": f"{served_model.meta.feature_view_name} "
+                f"v{served_model.meta.feature_view_version}",
+                "feature_view_version": int(served_model.meta.feature_view_version),
+                "forecast": outputs[role][1],
+                "hindcast_days": days,
+                "hindcast_mae": mae,
+                "rows_written": len(outputs[role][0]),
+            }
+        )
+    first = summaries[0]
     return {
-        "model": settings.model_name,
-        "version": model.version,
-        "feature_view": f"{model.meta.feature_view_name} v{model.meta.feature_view_version}",
-        "forecast": forecast[["date", "predicted_pm25"]].reset_index(drop=True),
-        "hindcast_days": len(mine),
-        "hindcast_mae": mae,
+        "model": name,
+        "version": first["version"],
+        "feature_view": first["feature_view"],
+        "forecast": first["forecast"],
+        "hindcast_days": first["hindcast_days"],
+        "hindcast_mae": first["hindcast_mae"],
         "rows_written": len(rows),
+        "role": main_role,
+        "served": [(s["role"], s["version"], s["feature_view_version"]) for s in summaries],
+        "shadow": next((s for s in summaries if s["role"] == registry_ops.SHADOW), None),
+        "monitoring_rows": recorded,
+        "problems": list(problems),
+        "predicted_at": now,
     }
 
 
 def format_forecast(summary: dict[str, Any]) -> str:
     """Return the forecast and hindcast summary as text."""
+    role = summary.get("role", "production")
     lines = [
-        f"inference pipeline: {summary['model']} v{summary['version']} on {summary['feature_view']}, "
+        f"inference pipeline: {summary['model']} v{summary['version']} ({role}) "
+        f"on {summary['feature_view']}, "
         f"{summary['rows_written']} prediction rows written",
         "forecast:",
     ]
@@ -148,6 +240,13 @@ def format_forecast(summary: dict[str, Any]) -> str:
     lines.append(
         f"hindcast: MAE {summary['hindcast_mae']:.2f} over {summary['hindcast_days']} days (one day ahead)"
     )
+    shadow = summary.get("shadow")
+    if shadow:
+        lines.append(
+            f"shadow: v{shadow['version']} on {shadow['feature_view']}, "
+            f"hindcast MAE {shadow['hindcast_mae']:.2f} "
+            f"over {shadow['hindcast_days']} days (logged beside production, not served)"
+        )
     return "\n".join(lines)
 
 
@@ -156,16 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inference", description="Forecast PM2.5 for the coming days with the registered model."
     )
-    parser.add_argument("--model-version", type=int, help="model version to use; default: the newest")
+    parser.add_argument(
+        "--model-version", type=int, help="serve only this version; default: production (and shadow)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the inference pipeline from the command line."""
+    """Run the inference pipeline; exit 1 after serving when a model failed to load (so schedules alert)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(format_forecast(run(Settings(), model_version=args.model_version)))
-    return 0
+    summary = run(Settings(), model_version=args.model_version)
+    print(format_forecast(summary))
+    for problem in summary["problems"]:
+        print(f"inference: error: {problem}", file=sys.stderr)
+    return 1 if summary["problems"] else 0
 
 
 if __name__ == "__main__":

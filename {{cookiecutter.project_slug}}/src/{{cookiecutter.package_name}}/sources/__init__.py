@@ -25,6 +25,7 @@ def get_source(name: str, settings: Settings) -> Source:
             air_quality_url=settings.open_meteo_air_quality_url,
             timeout_s=settings.http_timeout_s,
             max_retries=settings.http_max_retries,
+            backoff_base_s=settings.http_backoff_base_s,
             api_key=settings.open_meteo_api_key.get_secret_value() if settings.open_meteo_api_key else None,
         )
     allowed = ", ".join(repr(n) for n in SOURCE_NAMES)

@@ -43,14 +43,17 @@ def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
 class _ServingNode:
     """One feature group of a view as online lookups read it."""
 
-    def __init__(self, fg: FeatureGroup, sources: list[tuple[str, str, int | None]]) -> None:
+    def __init__(self, fg: FeatureGroup, sources: list[tuple[str, str, int | None]], used: set[str]) -> None:
         self.fg = fg
         self.table = fg.online_table
         self.specs = fg.specs()
         self.primary_key = fg.primary_key
         # (key column, where its value comes from, parent node or None, key type)
         self.sources = [(k, source, parent, fg.spec(k).type) for k, source, parent in sources]
-        self.read: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs)
+        # Only the columns the view's outputs and joined groups' keys use are converted, unless
+        # an on-demand function gets the row (it sees every column).
+        self.read_used: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs, used)
+        self.read_all: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs)
 
 
 class _ServingState:
@@ -61,7 +64,6 @@ class _ServingState:
         nodes = query._nodes()
         keys, plan = view._serving_plan()
         self.key_names = {name for name, _, _ in keys}
-        self.nodes = [_ServingNode(nodes[i].fg, sources) for i, sources in plan]
         outputs = query.output_columns()
         self.columns = [c.name for c in outputs]
         self.doubles = [c.name for c in outputs if c.type == "double"]
@@ -69,12 +71,22 @@ class _ServingState:
             (c.name, next(i for i, node in enumerate(nodes) if node.fg.key == c.fg_key), c.feature)
             for c in outputs
         ]
+        used: list[set[str]] = [set() for _ in nodes]
+        for _, index, feature in self.sources:
+            used[index].add(feature)
+        for _, sources in plan:
+            for _, source, parent in sources:
+                if parent is not None:
+                    used[parent].add(source)
+        self.nodes = [_ServingNode(nodes[i].fg, sources, used[i]) for i, sources in plan]
         self.vector_columns = view._vector_columns()
+        where = {name: (index, feature) for name, index, feature in self.sources}
+        self.vector_sources = [where[name] for name in self.vector_columns]
         types = {c.name: c.type for c in outputs}
-        vector_types = {types[name] for name in self.vector_columns}
+        vector_types = [types[name] for name in self.vector_columns]
         # Vectors of these types come out of the DataFrame path unchanged, so lists can skip it.
-        self.plain = vector_types <= {"double", "bigint", "string", "boolean"}
-        self.vector_ints = [name for name in self.vector_columns if types[name] == "bigint"]
+        self.plain = set(vector_types) <= {"double", "bigint", "string", "boolean"}
+        self.vector_ints = [j for j, t in enumerate(vector_types) if t == "bigint"]
         self.vector_strings = "string" in vector_types
 
 
@@ -537,17 +549,16 @@ class FeatureView:
             state = self._serving_cache = _ServingState(self)
         return state
 
-    def _vector_values(
+    def _lookup(
         self,
         serving_keys: list[dict[str, Any]],
-        passed_features: list[dict[str, Any]] | None,
         allow_missing: bool,
-        request_parameters: list[dict[str, Any]] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Return one dict of output values per serving key, looking up each feature group once per batch.
+        request_parameters: list[dict[str, Any]] | None,
+    ) -> tuple[list[dict[int, dict[str, Any]]], list[Exception | None]]:
+        """Look up every key, one query per feature group and batch; return the rows and errors.
 
-        Errors are raised as a key-by-key loop would meet them: the first key with an error
-        wins, and within a key the first error in feature group order.
+        Per key: the row values of each node (feature group) and the first error a key-by-key
+        loop would have met (callers raise the first key's error, in key order).
         """
         state = self._serving_state()
         count = len(serving_keys)
@@ -575,7 +586,7 @@ class FeatureView:
                     for _, source, parent, key_type in node.sources:
                         value = entry[source] if parent is None else (found[n].get(parent) or {}).get(source)
                         key.append(None if value is None else to_sqlite_key(value, key_type))
-                except Exception as exc:  # raised below, in key order
+                except Exception as exc:  # raised by the caller, in key order
                     errors[n] = exc
                     continue
                 live.append(n)
@@ -585,7 +596,7 @@ class FeatureView:
             if complete:
                 try:
                     got = online.get(node.table, node.specs, node.primary_key, [keys[j] for j in complete])
-                except Exception as exc:  # raised below, in key order
+                except Exception as exc:  # raised by the caller, in key order
                     for j in complete:
                         errors[live[j]] = exc
                     continue
@@ -594,6 +605,7 @@ class FeatureView:
             for n, row in zip(live, rows, strict=True):
                 if errors[n] is not None:
                     continue
+                params = request_parameters[n] if request_parameters and n < len(request_parameters) else None
                 try:
                     if row is None:
                         if not allow_missing:
@@ -605,22 +617,30 @@ class FeatureView:
                             )
                         values: dict[str, Any] = {}
                     else:
-                        values = node.read(row)
-                    params = (
-                        request_parameters[n] if request_parameters and n < len(request_parameters) else None
-                    )
+                        values = node.read_all(row) if params else node.read_used(row)
                     if params:
                         values = node.fg.compute_on_demand(values, params)
-                except Exception as exc:  # raised below, in key order
+                except Exception as exc:  # raised by the caller, in key order
                     errors[n] = exc
                     continue
                 found[n][i] = values
+        return found, errors
+
+    def _assemble(
+        self,
+        found: list[dict[int, dict[str, Any]]],
+        errors: list[Exception | None],
+        passed_features: list[dict[str, Any]] | None,
+    ) -> list[dict[str, Any]]:
+        """Return one dict of output values per key; raise the first key's error."""
+        state = self._serving_state()
+        nan = np.nan
         result: list[dict[str, Any]] = []
-        for n in range(count):
+        for n, nodes in enumerate(found):
             error = errors[n]
             if error is not None:
                 raise error
-            values = {name: found[n][index].get(feature, np.nan) for name, index, feature in state.sources}
+            values = {name: nodes[index].get(feature, nan) for name, index, feature in state.sources}
             if passed_features is not None and n < len(passed_features) and passed_features[n]:
                 unknown = set(passed_features[n]) - set(values)
                 if unknown:
@@ -643,30 +663,41 @@ class FeatureView:
         allow_missing: bool,
         request_parameters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        return self._vector_frame(
-            self._vector_values(serving_keys, passed_features, allow_missing, request_parameters)
-        )
+        found, errors = self._lookup(serving_keys, allow_missing, request_parameters)
+        return self._vector_frame(self._assemble(found, errors, passed_features))
 
     def _plain_vectors(
         self,
-        rows: list[dict[str, Any]],
+        serving_keys: list[dict[str, Any]],
         passed_features: list[dict[str, Any]] | None,
+        allow_missing: bool,
         request_parameters: list[dict[str, Any]] | None,
     ) -> list[list[Any]] | None:
-        """Return the vectors as lists without a DataFrame when that gives the same values, else None."""
+        """Return the vectors as lists without a DataFrame when that gives the same values, else None.
+
+        A DataFrame column of doubles, strings or booleans hands back the values it was built
+        from; one of bigints does only while every value is an int (else pandas makes it float).
+        """
         state = self._serving_state()
         if not state.plain:
             return None
         for extra in (passed_features, request_parameters):
-            if extra is not None and any(extra[: len(rows)]):
+            if extra is not None and any(extra[: len(serving_keys)]):
                 return None  # caller-supplied values may change the columns' dtypes
         if state.vector_strings and pd.get_option("future.infer_string"):
             return None
-        for name in state.vector_ints:
-            if any(type(row[name]) is not int for row in rows):
-                return None  # pandas would make the column float or object
-        columns = state.vector_columns
-        return [[row[c] for c in columns] for row in rows]
+        found, errors = self._lookup(serving_keys, allow_missing, None)
+        for error in errors:
+            if error is not None:
+                raise error
+        nan = np.nan
+        sources = state.vector_sources
+        vectors = [[nodes[index].get(feature, nan) for index, feature in sources] for nodes in found]
+        for j in state.vector_ints:
+            if any(type(vector[j]) is not int for vector in vectors):
+                frame = self._vector_frame(self._assemble(found, errors, None))[state.vector_columns]
+                return frame.to_numpy(dtype=object).tolist()
+        return vectors
 
     def _check_request_parameters(self, request_parameters: list[dict[str, Any]]) -> None:
         known = {
@@ -717,14 +748,17 @@ class FeatureView:
             raise ValueError("serving_keys is required")
         if request_parameters is not None:
             self._check_request_parameters(request_parameters)
-        rows = self._vector_values(list(keys), passed_features, allow_missing, request_parameters)
+        keys = list(keys)
         if return_type == "list" and not (transform and self._meta.get("transformation_functions")):
-            vectors = self._plain_vectors(rows, passed_features, request_parameters)
+            vectors = self._plain_vectors(keys, passed_features, allow_missing, request_parameters)
             if vectors is not None:
                 return vectors
-        frame = self._vector_frame(rows)[self._serving_state().vector_columns]
+        frame = self._vector_rows(keys, passed_features, allow_missing, request_parameters)
+        frame = frame[self._serving_state().vector_columns]
         if transform:
-            frame = apply_transformations(frame, self.transformation_functions, self._statistics_for(self._serving_td))
+            frame = apply_transformations(
+                frame, self.transformation_functions, self._statistics_for(self._serving_td)
+            )
         if return_type == "list":
             return frame.to_numpy(dtype=object).tolist()
         if return_type == "pandas":

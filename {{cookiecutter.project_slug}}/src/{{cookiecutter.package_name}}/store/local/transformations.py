@@ -115,7 +115,8 @@ class Udf:
         """Return a copy bound to the given feature names (strings or Feature objects)."""
         if len(features) != len(self._params):
             raise ValueError(
-                f"udf {self.function_name} takes {len(self._params)} feature(s) {self._params}, got {len(features)}"
+                f"udf {self.function_name} takes {len(self._params)} feature(s) {self._params}, "
+                f"got {len(features)}"
             )
         bound = copy.copy(self)
         bound.transformation_features = [getattr(f, "name", f) for f in features]
@@ -137,7 +138,10 @@ class Udf:
         return [name if on_demand else f"{name}_{'_'.join(self.transformation_features)}_"]
 
     def execute(
-        self, frame: pd.DataFrame, statistics: dict[str, dict[str, Any]] | None = None, on_demand: bool = False
+        self,
+        frame: pd.DataFrame,
+        statistics: dict[str, dict[str, Any]] | None = None,
+        on_demand: bool = False,
     ) -> pd.DataFrame:
         """Return the output columns computed from ``frame``."""
         missing = [f for f in self.transformation_features if f not in frame.columns]
@@ -160,7 +164,9 @@ class Udf:
         inputs = [frame[f] for f in self.transformation_features]
         if self.mode == "python":
             result = pd.Series(
-                [self.func(*row, **kwargs) for row in zip(*inputs, strict=True)], index=frame.index, dtype=object
+                [self.func(*row, **kwargs) for row in zip(*inputs, strict=True)],
+                index=frame.index,
+                dtype=object,
             )
         else:
             result = self.func(*inputs, **kwargs)
@@ -200,7 +206,9 @@ def udf_from_dict(data: dict[str, Any]) -> Udf:
         for part in data["name"].split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load transformation function {data['module']}.{data['name']}: {exc}") from exc
+        raise ValueError(
+            f"cannot load transformation function {data['module']}.{data['name']}: {exc}"
+        ) from exc
     if not isinstance(target, Udf):
         raise ValueError(f"{data['module']}.{data['name']} is not a @udf transformation function")
     return target(*data["features"])
@@ -231,7 +239,7 @@ def apply_transformations(
     return out.drop(columns=[d for d in dict.fromkeys(dropped) if d in out.columns])
 
 
-# -- built-ins: the same definitions as hopsworks.hsfs.builtin_transformations --------------------------------------
+# -- built-ins: the same definitions as hopsworks.hsfs.builtin_transformations ------------------------
 
 
 def _min_max_scaler(feature: pd.Series, statistics: Any = None) -> pd.Series:
@@ -251,17 +259,29 @@ def _standard_scaler(feature: pd.Series, statistics: Any = None) -> pd.Series:
 
 
 def _label_encoder(feature: pd.Series, statistics: Any = None) -> pd.Series:
-    value_to_index = {value: index for index, value in enumerate(sorted(statistics.feature.unique_values, key=repr))}
+    value_to_index = {
+        value: index for index, value in enumerate(sorted(statistics.feature.unique_values, key=repr))
+    }
     # Categories unseen in training are encoded as -1.
     return pd.Series(
-        [value_to_index.get(v, -1) if not pd.isna(v) else pd.NA for v in feature], dtype="Int64", index=feature.index
+        [value_to_index.get(v, -1) if not pd.isna(v) else pd.NA for v in feature],
+        dtype="Int64",
+        index=feature.index,
     )
 
 
-for _f, _name in ((_min_max_scaler, "min_max_scaler"), (_standard_scaler, "standard_scaler"), (_label_encoder, "label_encoder")):
+for _f, _name in (
+    (_min_max_scaler, "min_max_scaler"),
+    (_standard_scaler, "standard_scaler"),
+    (_label_encoder, "label_encoder"),
+):
     _f.__name__ = _f.__qualname__ = _name
 
 min_max_scaler = Udf(_min_max_scaler, float, drop=["feature"], builtin=True)
 standard_scaler = Udf(_standard_scaler, float, drop=["feature"], builtin=True)
 label_encoder = Udf(_label_encoder, int, drop=["feature"], mode="pandas", builtin=True)
-BUILTINS = {"min_max_scaler": min_max_scaler, "standard_scaler": standard_scaler, "label_encoder": label_encoder}
+BUILTINS = {
+    "min_max_scaler": min_max_scaler,
+    "standard_scaler": standard_scaler,
+    "label_encoder": label_encoder,
+}
