@@ -345,26 +345,10 @@ def run(
     report["candidate"]["version"] = version
     log.info("training gate for %s v%s:\n%s", settings.model_name, version, gate.format_report(report))
     verdict = "; ".join(report["reasons"])
-    if report["decision"] == registry_ops.PRODUCTION:
-        registry_ops.promote(
-            fs,
-            mr,
-            settings.model_name,
-            version,
-            by=by,
-            reason=f"training gate passed: {verdict}",
-            today=today,
-        )
-    elif report["decision"] == registry_ops.SHADOW:
-        registry_ops.set_shadow(
-            fs,
-            mr,
-            settings.model_name,
-            version,
-            by=by,
-            reason=f"training gate passed: {verdict}",
-            today=today,
-        )
+    move = {registry_ops.PRODUCTION: registry_ops.promote, registry_ops.SHADOW: registry_ops.set_shadow}
+    if report["decision"] in move:
+        reason = f"training gate passed: {verdict}"
+        move[report["decision"]](fs, mr, settings.model_name, version, by=by, reason=reason, today=today)
     else:
         registry_ops.record_event(
             fs, settings.model_name, "gate_failed", version, by=by, reason=f"training gate failed: {verdict}"

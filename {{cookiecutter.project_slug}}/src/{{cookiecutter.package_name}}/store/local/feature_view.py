@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .feature_group import write_json_atomic
-from .online import sqlite_row_reader, to_sqlite_key
+from .online import sqlite_row_reader, sqlite_value_reader, to_sqlite_key
 from .query import OutputColumn, Query, _Condition, query_from_dict
 from .timeutil import to_utc_timestamp, utc_now
 from .transformations import Udf, apply_transformations, fit_statistics, udf_from_dict
@@ -54,6 +54,9 @@ class _ServingNode:
         # an on-demand function gets the row (it sees every column).
         self.read_used: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs, used)
         self.read_all: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs)
+        self.value: dict[str, Callable[[Sequence[object]], object]] = {
+            name: sqlite_value_reader(self.specs, name) for name in used
+        }
 
 
 class _ServingState:
@@ -82,11 +85,17 @@ class _ServingState:
         self.vector_columns = view._vector_columns()
         where = {name: (index, feature) for name, index, feature in self.sources}
         self.vector_sources = [where[name] for name in self.vector_columns]
+        self.vector_values = [
+            (index, self.nodes[index].value[feature]) for index, feature in self.vector_sources
+        ]
         types = {c.name: c.type for c in outputs}
         vector_types = [types[name] for name in self.vector_columns]
         # Vectors of these types come out of the DataFrame path unchanged, so lists can skip it.
         self.plain = set(vector_types) <= {"double", "bigint", "string", "boolean"}
         self.vector_ints = [j for j, t in enumerate(vector_types) if t == "bigint"]
+        for j in self.vector_ints:
+            if {spec.type for spec in self.nodes[self.vector_sources[j][0]].specs} <= {"bigint", "double"}:
+                self.plain = False  # pandas hands such a group's ints back as floats
         self.vector_strings = "string" in vector_types
 
 
@@ -677,6 +686,7 @@ class FeatureView:
 
         A DataFrame column of doubles, strings or booleans hands back the values it was built
         from; one of bigints does only while every value is an int (else pandas makes it float).
+        The lookups are those of ``_lookup``, keeping SQLite rows as they come (no dict per row).
         """
         state = self._serving_state()
         if not state.plain:
@@ -686,15 +696,85 @@ class FeatureView:
                 return None  # caller-supplied values may change the columns' dtypes
         if state.vector_strings and pd.get_option("future.infer_string"):
             return None
-        found, errors = self._lookup(serving_keys, allow_missing, None)
+        count = len(serving_keys)
+        errors: list[Exception | None] = [None] * count
+        for n, entry in enumerate(serving_keys):
+            if not isinstance(entry, dict):
+                errors[n] = ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
+            elif not state.key_names <= entry.keys():
+                missing = sorted(state.key_names - entry.keys())
+                errors[n] = ValueError(
+                    f"serving key(s) {missing} missing; this view needs {sorted(state.key_names)}"
+                )
+        online = self._fs.online
+        rows: list[list[tuple | None]] = []  # per node, the row of each key
+        for node in state.nodes:
+            node_rows: list[tuple | None] = [None] * count
+            rows.append(node_rows)
+            live: list[int] = []
+            keys: list[tuple] = []
+            for n in range(count):
+                if errors[n] is not None:
+                    continue
+                entry = serving_keys[n]
+                try:
+                    key = []
+                    for _, source, parent, key_type in node.sources:
+                        if parent is None:
+                            value = entry[source]
+                        else:
+                            parent_row = rows[parent][n]
+                            value = (
+                                None if parent_row is None else state.nodes[parent].value[source](parent_row)
+                            )
+                        key.append(None if value is None else to_sqlite_key(value, key_type))
+                except Exception as exc:  # raised below, in key order
+                    errors[n] = exc
+                    continue
+                if None in key:
+                    live.append(n)
+                    keys.append(())  # no lookup: a null key has no row
+                else:
+                    live.append(n)
+                    keys.append(tuple(key))
+            complete = [j for j, key in enumerate(keys) if key]
+            if complete:
+                try:
+                    got = online.get(node.table, node.specs, node.primary_key, [keys[j] for j in complete])
+                except Exception as exc:  # raised below, in key order
+                    for j in complete:
+                        errors[live[j]] = exc
+                    continue
+                for j, row in zip(complete, got, strict=True):
+                    node_rows[live[j]] = row
+            if not allow_missing:
+                for n in live:
+                    if node_rows[n] is None and errors[n] is None:
+                        entry = serving_keys[n]
+                        shown = {k: entry.get(s, "(from joined row)") for k, s, _, _ in node.sources}
+                        errors[n] = KeyError(
+                            f"no online row in {node.fg.name} v{node.fg.version} for key {shown}; "
+                            "pass allow_missing=True to get nulls instead"
+                        )
         for error in errors:
             if error is not None:
                 raise error
         nan = np.nan
-        sources = state.vector_sources
-        vectors = [[nodes[index].get(feature, nan) for index, feature in sources] for nodes in found]
+        getters = state.vector_values
+        vectors = [
+            [nan if rows[index][n] is None else value(rows[index][n]) for index, value in getters]  # type: ignore[arg-type]
+            for n in range(count)
+        ]
         for j in state.vector_ints:
             if any(type(vector[j]) is not int for vector in vectors):
+                # A null or missing bigint: the DataFrame path decides the column's dtype.
+                found = [
+                    {
+                        i: {} if node_rows[n] is None else state.nodes[i].read_used(node_rows[n])
+                        for i, node_rows in enumerate(rows)
+                    }
+                    for n in range(count)
+                ]
                 frame = self._vector_frame(self._assemble(found, errors, None))[state.vector_columns]
                 return frame.to_numpy(dtype=object).tolist()
         return vectors

@@ -10,6 +10,7 @@ heals on the next write or read instead of leaving them disagreeing.
 from __future__ import annotations
 
 import contextlib
+import operator
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -115,6 +116,27 @@ def sqlite_row_reader(
         return values
 
     return read
+
+
+def sqlite_value_reader(specs: Sequence[FeatureSpec], column: str) -> Callable[[Sequence[object]], object]:
+    """Return a function giving one column of a SQLite row as ``sqlite_row_reader(specs)`` does."""
+    position = [s.name for s in specs].index(column)
+    convert = _FROM_SQLITE[specs[position].type]
+    types = {s.type for s in specs}
+    ints = [j for j, s in enumerate(specs) if s.type == "bigint"]
+    if specs[position].type == "bigint" and types <= {"bigint", "double"}:
+        has_double = "double" in types
+
+        def read_int(row: Sequence[object]) -> object:
+            kinds = {type(row[j]) for j in ints}
+            if kinds <= {int, float} and (has_double or float in kinds):
+                return float(row[position])  # type: ignore[arg-type]
+            return row[position]
+
+        return read_int
+    if convert is None:
+        return operator.itemgetter(position)
+    return lambda row: convert(row[position])
 
 
 class OnlineStore:
