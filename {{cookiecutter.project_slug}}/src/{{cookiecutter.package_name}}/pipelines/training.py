@@ -343,7 +343,8 @@ def run(
         },
     )
     report["candidate"]["version"] = version
-    log.info("training gate for %s v%s:\n%s", settings.model_name, version, gate.format_report(report))
+    # The full table is printed by main() (format_metrics); the log keeps the verdict for schedulers' logs.
+    log.info("training gate for %s v%s: %s", settings.model_name, version, report["decision"])
     verdict = "; ".join(report["reasons"])
     move = {registry_ops.PRODUCTION: registry_ops.promote, registry_ops.SHADOW: registry_ops.set_shadow}
     if report["decision"] in move:
