@@ -37,6 +37,7 @@ BASE_FILES = {
     "app.py",
     "benchmarks/bench_store.py",
     "docs/architecture.md",
+    "docs/benchmarks.md",
     "docs/design-decisions.md",
     "docs/reliability.md",
     "docs/store.md",

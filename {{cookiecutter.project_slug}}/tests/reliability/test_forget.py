@@ -66,7 +66,14 @@ def scan(root: Path, entity_rows: pd.DataFrame) -> list[str]:
     pairs = set(zip(entity_rows["date"].astype("int64"), entity_rows["pm25"], strict=True))
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
-        if needle in path.read_bytes():
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            # SQLite removes its -shm/-wal side files when a connection closes between listing and reading.
+            if path.name.endswith(("-shm", "-wal", "-journal")):
+                continue
+            raise
+        if needle in data:
             found.append(f"{rel}: contains the key")
         if path.suffix == ".parquet":
             table = pq.read_table(path).to_pandas()

@@ -239,3 +239,21 @@ def test_bad_names_and_unsupported_options_are_refused(project):
     fg = _fg(fs)
     with pytest.raises(NotImplementedError, match="operation"):
         fg.insert(_frame(1), operation="insert")
+
+
+def test_nested_join_with_unmatched_rows(project):
+    fs = project.get_feature_store()
+    trips = fs.get_or_create_feature_group(name="trips", version=1, primary_key=["trip"], event_time="t")
+    cars = fs.get_or_create_feature_group(name="cars", version=1, primary_key=["car"], event_time="t")
+    makers = fs.get_or_create_feature_group(name="makers", version=1, primary_key=["maker"], event_time="t")
+    t = pd.Timestamp("2024-01-02", tz="UTC")
+    trips.insert(pd.DataFrame({"trip": [1, 2], "t": [t, t], "car": [10, 99]}))
+    cars.insert(pd.DataFrame({"car": [10], "t": [t], "maker": [7]}))
+    makers.insert(pd.DataFrame({"maker": [7], "t": [t], "country": ["se"]}))
+    # The second hop's key (maker) is null for the trip whose car is unknown.
+    query = trips.select_all().join(
+        cars.select(["maker"]).join(makers.select(["country"]), on=["maker"]), on=["car"]
+    )
+    df = query.read().sort_values("trip", ignore_index=True)
+    assert df["country"].tolist()[0] == "se"
+    assert pd.isna(df["country"].tolist()[1])

@@ -19,6 +19,7 @@ from .transformations import Udf, apply_transformations, fit_statistics, udf_fro
 if TYPE_CHECKING:
     from .feature_group import FeatureGroup
     from .feature_store import FeatureStore
+    from .online import OnlineStore
 
 
 def _unsupported(**params: Any) -> None:
@@ -43,11 +44,18 @@ def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
 class _ServingNode:
     """One feature group of a view as online lookups read it."""
 
-    def __init__(self, fg: FeatureGroup, sources: list[tuple[str, str, int | None]], used: set[str]) -> None:
+    def __init__(
+        self,
+        fg: FeatureGroup,
+        sources: list[tuple[str, str, int | None]],
+        used: set[str],
+        online: OnlineStore,
+    ) -> None:
         self.fg = fg
         self.table = fg.online_table
         self.specs = fg.specs()
         self.primary_key = fg.primary_key
+        self.lookup = online.lookup(self.table, self.specs, self.primary_key)
         # (key column, where its value comes from, parent node or None, key type)
         self.sources = [(k, source, parent, fg.spec(k).type) for k, source, parent in sources]
         # Only the columns the view's outputs and joined groups' keys use are converted, unless
@@ -81,7 +89,7 @@ class _ServingState:
             for _, source, parent in sources:
                 if parent is not None:
                     used[parent].add(source)
-        self.nodes = [_ServingNode(nodes[i].fg, sources, used[i]) for i, sources in plan]
+        self.nodes = [_ServingNode(nodes[i].fg, sources, used[i], view._fs.online) for i, sources in plan]
         self.vector_columns = view._vector_columns()
         where = {name: (index, feature) for name, index, feature in self.sources}
         self.vector_sources = [where[name] for name in self.vector_columns]
@@ -146,7 +154,9 @@ class FeatureView:
         """Return fitted statistics: of a training dataset version, else of the latest one, else in memory."""
         if training_dataset_version is None:
             folder = self.path / "training_datasets"
-            versions = sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+            versions = (
+                sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+            )
             if not versions:
                 return self._fitted
             training_dataset_version = versions[-1]
@@ -449,7 +459,8 @@ class FeatureView:
         path = self.path / "training_datasets" / str(training_dataset_version) / "td.json"
         if not path.exists():
             raise ValueError(
-                f"feature view {self.name} v{self.version} has no training dataset version {training_dataset_version}"
+                f"feature view {self.name} v{self.version} has no training dataset "
+                f"version {training_dataset_version}"
             )
         return json.loads(path.read_text())
 
@@ -510,7 +521,9 @@ class FeatureView:
         columns, keep, _ = self._columns(bool(primary_key), bool(event_time), helpers)
         df = self._read(start_time, end_time, extra_filter, columns)[keep].reset_index(drop=True)
         if transformed:
-            df = apply_transformations(df, self.transformation_functions, self._statistics_for(self._batch_td))
+            df = apply_transformations(
+                df, self.transformation_functions, self._statistics_for(self._batch_td)
+            )
         return _frame_type(df, dataframe_type)
 
     # -- online serving --------------------------------------------------------------------------------------
@@ -582,7 +595,6 @@ class FeatureView:
                     f"serving key(s) {missing} missing; this view needs {sorted(state.key_names)}"
                 )
         found: list[dict[int, dict[str, Any]]] = [{} for _ in range(count)]
-        online = self._fs.online
         for i, node in enumerate(state.nodes):
             live: list[int] = []
             keys: list[list[Any]] = []
@@ -604,7 +616,7 @@ class FeatureView:
             complete = [j for j, key in enumerate(keys) if None not in key]
             if complete:
                 try:
-                    got = online.get(node.table, node.specs, node.primary_key, [keys[j] for j in complete])
+                    got = node.lookup([keys[j] for j in complete])
                 except Exception as exc:  # raised by the caller, in key order
                     for j in complete:
                         errors[live[j]] = exc
@@ -706,7 +718,6 @@ class FeatureView:
                 errors[n] = ValueError(
                     f"serving key(s) {missing} missing; this view needs {sorted(state.key_names)}"
                 )
-        online = self._fs.online
         rows: list[list[tuple | None]] = []  # per node, the row of each key
         for node in state.nodes:
             node_rows: list[tuple | None] = [None] * count
@@ -740,7 +751,7 @@ class FeatureView:
             complete = [j for j, key in enumerate(keys) if key]
             if complete:
                 try:
-                    got = online.get(node.table, node.specs, node.primary_key, [keys[j] for j in complete])
+                    got = node.lookup([keys[j] for j in complete])
                 except Exception as exc:  # raised below, in key order
                     for j in complete:
                         errors[live[j]] = exc

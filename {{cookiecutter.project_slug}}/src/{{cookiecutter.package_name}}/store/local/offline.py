@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -139,10 +140,13 @@ class OfflineTable:
                 return pd.DataFrame(columns=columns or [])
             empty = schema.empty_table()
             return empty.select(columns).to_pandas() if columns else empty.to_pandas()
+        # The table is a local folder: Arrow's own file system reads it about twice as fast as the
+        # file system deltalake passes through Python (same files, same Delta semantics).
+        local = pafs.SubTreeFileSystem(str(self.path.absolute()), pafs.LocalFileSystem())
+        dataset = table.to_pyarrow_dataset(filesystem=local)
+        pa.default_memory_pool().release_unused()  # memory freed since the last read goes first
         # Local files need no pre-buffering of whole column chunks: without it a scan needs about a
         # third of the transient memory. The table goes straight into the list: no name keeps it alive.
-        dataset = table.to_pyarrow_dataset()
-        pa.default_memory_pool().release_unused()  # memory freed since the last read goes first
         return _normalise_owned(
             [dataset.to_table(columns=columns, filter=filter, fragment_scan_options=SCAN)]
         )

@@ -136,6 +136,8 @@ def sqlite_value_reader(specs: Sequence[FeatureSpec], column: str) -> Callable[[
         return read_int
     if convert is None:
         return operator.itemgetter(position)
+    if convert is _to_double:
+        return lambda row: np.nan if row[position] is None else float(row[position])  # type: ignore[arg-type]
     return lambda row: convert(row[position])
 
 
@@ -145,7 +147,7 @@ class OnlineStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._select_sql: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+        self._lookups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Callable] = {}
 
     def connection(self) -> sqlite3.Connection:
         """Return this thread's connection (WAL, autocommit, waits for the write lock)."""
@@ -255,52 +257,52 @@ class OnlineStore:
         self, table: str, specs: Sequence[FeatureSpec], pk: Sequence[str], keys: Sequence[Sequence[object]]
     ) -> list[tuple | None]:
         """Return the stored row (as SQLite values, in ``specs`` order) for each key, None if absent."""
-        con = self.connection()
         names = tuple(s.name for s in specs)
         cache_key = (table, names, tuple(pk))
-        sql = self._select_sql.get(cache_key)
-        if sql is None:
-            where = " AND ".join(f"{_q(k)} = ?" for k in pk)
-            sql = f"SELECT {', '.join(map(_q, names))} FROM {_q(table)} WHERE {where}"  # noqa: S608 - quoted names
-            self._select_sql[cache_key] = sql
-        try:
-            if len(keys) <= FEW_KEYS:
-                return [con.execute(sql, tuple(key)).fetchone() for key in keys]
-            return self._get_many(con, table, names, pk, keys)
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return [None] * len(keys)
-            raise
+        lookup = self._lookups.get(cache_key)
+        if lookup is None:
+            lookup = self._lookups[cache_key] = self.lookup(table, specs, pk)
+        return lookup(keys)
 
-    @staticmethod
-    def _get_many(
-        con: sqlite3.Connection,
-        table: str,
-        names: Sequence[str],
-        pk: Sequence[str],
-        keys: Sequence[Sequence[object]],
-    ) -> list[tuple | None]:
-        # One query per chunk: the keys join the table on its primary key. Columns of a VALUES
-        # list have no affinity, so each comparison applies the column's affinity as ``k = ?`` does.
+    def lookup(
+        self, table: str, specs: Sequence[FeatureSpec], pk: Sequence[str]
+    ) -> Callable[[Sequence[Sequence[object]]], list[tuple | None]]:
+        """Return ``keys -> get(table, specs, pk, keys)``, its SQL prepared once (for serving)."""
+        names = [s.name for s in specs]
+        where = " AND ".join(f"{_q(k)} = ?" for k in pk)
+        single = f"SELECT {', '.join(map(_q, names))} FROM {_q(table)} WHERE {where}"  # noqa: S608 - quoted names
+        # More keys: one query per chunk, the keys joined to the table on its primary key. Columns
+        # of a VALUES list have no affinity, so each comparison applies the column's affinity as
+        # ``k = ?`` does.
         key_columns = [f"k{j}" for j in range(len(pk))]
         on = " AND ".join(f"t.{_q(k)} = v.{c}" for k, c in zip(pk, key_columns, strict=True))
+        head = f"WITH v(i, {', '.join(key_columns)}) AS (VALUES "
         selected = ", ".join(f"t.{_q(n)}" for n in names)
+        tail = f") SELECT v.i, {selected} FROM v CROSS JOIN {_q(table)} AS t ON {on}"  # noqa: S608 - quoted names
         placeholder = "(" + ", ".join("?" * (len(pk) + 1)) + ")"
-        found: list[tuple | None] = [None] * len(keys)
-        for start in range(0, len(keys), CHUNK_KEYS):
-            chunk = keys[start : start + CHUNK_KEYS]
-            params: list[object] = []
-            for offset, key in enumerate(chunk):
-                params.append(start + offset)
-                params.extend(key)
-            sql = (
-                f"WITH v(i, {', '.join(key_columns)}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "  # noqa: S608 - quoted names
-                f"SELECT v.i, {selected} FROM v CROSS JOIN {_q(table)} AS t ON {on}"
-            )
-            for row in con.execute(sql, params):
-                if found[row[0]] is None:
-                    found[row[0]] = row[1:]
-        return found
+
+        def run(keys: Sequence[Sequence[object]]) -> list[tuple | None]:
+            con = self.connection()
+            try:
+                if len(keys) <= FEW_KEYS:
+                    return [con.execute(single, tuple(key)).fetchone() for key in keys]
+                found: list[tuple | None] = [None] * len(keys)
+                for start in range(0, len(keys), CHUNK_KEYS):
+                    chunk = keys[start : start + CHUNK_KEYS]
+                    params: list[object] = []
+                    for offset, key in enumerate(chunk):
+                        params.append(start + offset)
+                        params.extend(key)
+                    for row in con.execute(head + ", ".join([placeholder] * len(chunk)) + tail, params):
+                        if found[row[0]] is None:
+                            found[row[0]] = row[1:]
+                return found
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return [None] * len(keys)
+                raise
+
+        return run
 
     def drop(self, table: str) -> None:
         """Delete an online table and its sync record."""

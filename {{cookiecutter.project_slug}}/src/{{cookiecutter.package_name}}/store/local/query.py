@@ -617,7 +617,7 @@ def _join(
         # Sort the left side, remembering its order: the result keeps the left rows' order.
         row = "__row"
         left = left.assign(**{row: np.arange(len(left))}).sort_values(left_time, kind="stable")
-    # A right-side time column named like the left one would clash inside merge_asof.
+    left, right = _common_key_dtypes(left, right, left_keys, right_keys)
     merged = pd.merge_asof(
         left,
         right,
@@ -635,6 +635,25 @@ def _join(
     if inner:
         merged = merged[merged[hit].notna().to_numpy()].drop(columns=[hit])
     return merged if _has_default_index(merged) else merged.reset_index(drop=True)
+
+
+def _common_key_dtypes(
+    left: pd.DataFrame, right: pd.DataFrame, left_keys: list[str], right_keys: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give each pair of join keys one dtype, as merge_asof requires.
+
+    A key that comes from an earlier join holds nulls where that join found nothing, which
+    turns an int64 key into float64; such rows then match nothing, as in SQL.
+    """
+    for lk, rk in zip(left_keys, right_keys, strict=True):
+        ltype, rtype = left[lk].dtype, right[rk].dtype
+        if ltype == rtype:
+            continue
+        numeric = pd.api.types.is_numeric_dtype(ltype) and pd.api.types.is_numeric_dtype(rtype)
+        common = "float64" if numeric else object
+        left = left.astype({lk: common})
+        right = right.astype({rk: common})
+    return left, right
 
 
 def _has_default_index(frame: pd.DataFrame) -> bool:

@@ -1,0 +1,471 @@
+"""Benchmarks of the embedded feature store, with a baseline measured in the same run.
+
+Run from the project root (a full run takes 1 to 2 minutes and about 6 GB of RAM)::
+
+    PYTHONPATH=src python benchmarks/bench_store.py                 # full scale
+    PYTHONPATH=src python benchmarks/bench_store.py --scale 0.01    # quick check
+    PYTHONPATH=src python benchmarks/bench_store.py --only online --out figures.json
+
+Phases (sizes at ``--scale 1``):
+
+- join: ``fv.training_data()`` of a view joining 1M label rows point-in-time with two
+  feature groups of 10M rows each (100k entities, 5 float features), read from Delta,
+  against hand-written pandas (``read_parquet`` + two ``merge_asof``) on the same data in
+  Parquet. Each side runs in a fresh subprocess to measure its peak RSS.
+- online: ``get_feature_vector`` (one key) and ``get_feature_vectors`` (1,000 keys) on a
+  view over the two feature groups, against raw sqlite3 point SELECTs on the same tables.
+- insert: a 1M-row upsert (half updates, half new rows) into a group of 1M rows, online
+  sync included.
+- materialise: rebuilding the online tables of two 1M-row groups (``ensure_online()``
+  after the online tables were dropped).
+
+Data are generated with a fixed seed, time-ordered, and written with the public
+``fg.insert`` (on an empty group that is one Delta write). Nothing here asserts on time:
+figures and goals are printed. See docs/benchmarks.md for results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.store.local import LocalProject
+
+DATA_FORMAT = 1  # bump when the generated data change, so a kept --workdir is rebuilt
+START = pd.Timestamp("2024-01-01", tz="UTC")
+SPAN = pd.Timedelta(days=365)
+FEATURES = 5
+PHASES = ("join", "online", "insert", "materialise")
+GOALS = {
+    "join_ratio": 1.0,
+    "join_peak_mib": 2048.0,
+    "online_single_p99_us": 100.0,
+    "online_batch_p99_ms": 20.0,
+    "materialise_s": 1.0,
+}
+
+
+# -- data ----------------------------------------------------------------------------------------------------
+def sizes(scale: float) -> dict[str, int]:
+    """Return the row and entity counts for ``scale`` (1.0 is the full benchmark)."""
+    return {
+        "entities": max(1_000, round(100_000 * scale)),
+        "labels": max(10_000, round(1_000_000 * scale)),
+        "features": max(100_000, round(10_000_000 * scale)),
+        "insert": max(10_000, round(1_000_000 * scale)),
+    }
+
+
+def make_frame(
+    rng: np.random.Generator, rows: int, entities: int, columns: list[str], start: pd.Timestamp = START
+) -> pd.DataFrame:
+    """Return ``rows`` time-ordered rows (strictly increasing event times) of random entities."""
+    span_us = SPAN.value // 1000
+    step = span_us // rows
+    offsets = np.arange(rows, dtype=np.int64) * step + rng.integers(0, step, rows)
+    micros = start.value // 1000 + offsets
+    frame = pd.DataFrame(
+        {
+            "entity": rng.integers(0, entities, rows, dtype=np.int64),
+            "ts": pd.DatetimeIndex(micros.astype("datetime64[us]")).tz_localize("UTC"),
+        }
+    )
+    values = rng.standard_normal((rows, len(columns)))
+    for i, name in enumerate(columns):
+        frame[name] = values[:, i]
+    return frame
+
+
+def feature_names(prefix: str) -> list[str]:
+    return [f"{prefix}_f{i}" for i in range(1, FEATURES + 1)]
+
+
+def create_group(fs: Any, name: str, online: bool) -> Any:
+    return fs.get_or_create_feature_group(
+        name=name, version=1, primary_key=["entity"], event_time="ts", online_enabled=online
+    )
+
+
+def build_main_store(workdir: Path, scale: float, seed: int) -> dict[str, float]:
+    """Create (or reuse) the labels + two feature groups, their Parquet copies and the two views."""
+    marker = workdir / "data.json"
+    wanted = {"scale": scale, "seed": seed, "format": DATA_FORMAT}
+    if marker.exists() and json.loads(marker.read_text()).get("params") == wanted:
+        return json.loads(marker.read_text())["generation"]
+    shutil.rmtree(workdir / "store", ignore_errors=True)
+    shutil.rmtree(workdir / "parquet", ignore_errors=True)
+    (workdir / "parquet").mkdir(parents=True)
+    n = sizes(scale)
+    rng = np.random.default_rng(seed)
+    fs = LocalProject(workdir / "store").get_feature_store()
+    generation: dict[str, float] = {}
+    label_start = START + pd.Timedelta(days=7)  # most labels have earlier feature rows, some none
+    groups = [
+        ("labels", make_frame(rng, n["labels"], n["entities"], ["label"], label_start), False),
+        ("fa", make_frame(rng, n["features"], n["entities"], feature_names("a")), True),
+        ("fb", make_frame(rng, n["features"], n["entities"], feature_names("b")), True),
+    ]
+    for name, frame, online in groups:
+        frame.to_parquet(workdir / "parquet" / f"{name}.parquet", index=False)
+        fg = create_group(fs, name, online)
+        t0 = time.perf_counter()
+        fg.insert(frame)
+        generation[f"first_insert_{name}_s"] = time.perf_counter() - t0
+        generation[f"first_insert_{name}_rows"] = float(len(frame))
+        del frame
+    groups.clear()
+    labels, fa, fb = (fs.get_feature_group(g, 1) for g in ("labels", "fa", "fb"))
+    query = (
+        labels.select_all()
+        .join(fa.select(feature_names("a")), on=["entity"])
+        .join(fb.select(feature_names("b")), on=["entity"])
+    )
+    fs.get_or_create_feature_view(name="training", version=1, query=query, labels=["label"])
+    serving = fa.select(["entity", *feature_names("a")]).join(fb.select(feature_names("b")), on=["entity"])
+    fs.get_or_create_feature_view(name="serving", version=1, query=serving)
+    marker.write_text(json.dumps({"params": wanted, "generation": generation}))
+    return generation
+
+
+# -- join ----------------------------------------------------------------------------------------------------
+def peak_mib() -> float:
+    """Return this process's peak RSS in MiB.
+
+    Linux: VmHWM, the peak of this program alone. ``ru_maxrss`` would do elsewhere, but on Linux
+    a spawned child inherits its parent's peak at the spawn (the kernel carries it across exec),
+    which after the data generation would hide the phase's own peak.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # KiB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS, else KiB
+
+
+def run_join_store(workdir: Path) -> dict[str, float]:
+    fv = LocalProject(workdir / "store").get_feature_store().get_feature_view("training", 1)
+    t0 = time.perf_counter()
+    x, y = fv.training_data(primary_key=True, event_time=True)
+    seconds = time.perf_counter() - t0
+    peak = peak_mib()
+    pd.concat([x, y], axis=1).to_parquet(workdir / "result_store.parquet", index=False)
+    return {"seconds": seconds, "peak_mib": peak, "rows": float(len(x))}
+
+
+def run_join_pandas(workdir: Path) -> dict[str, float]:
+    folder = workdir / "parquet"
+    t0 = time.perf_counter()
+    result = pd.read_parquet(folder / "labels.parquet")
+    for name in ("fa", "fb"):
+        right = pd.read_parquet(folder / f"{name}.parquet")
+        result = pd.merge_asof(result, right, on="ts", by="entity", direction="backward")
+        del right
+    seconds = time.perf_counter() - t0
+    peak = peak_mib()
+    result.to_parquet(workdir / "result_pandas.parquet", index=False)
+    return {"seconds": seconds, "peak_mib": peak, "rows": float(len(result))}
+
+
+def subprocess_phase(phase: str, workdir: Path) -> dict[str, float]:
+    """Run one measured phase in a fresh interpreter and return the JSON it prints last."""
+    out = subprocess.run(  # noqa: S603 - this very script, with our own arguments
+        [sys.executable, __file__, "--phase", phase, "--workdir", str(workdir)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    # The figures are printed before the interpreter shuts down; a crash after that (seen with
+    # native threads at exit on a loaded machine) does not make them wrong.
+    lines = out.stdout.strip().splitlines()
+    if not lines or not lines[-1].startswith("{"):
+        raise RuntimeError(f"phase {phase} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def same_rows(workdir: Path) -> bool:
+    """Return whether the store and pandas results hold the same rows (after sorting)."""
+    store = pd.read_parquet(workdir / "result_store.parquet")
+    hand = pd.read_parquet(workdir / "result_pandas.parquet")
+    if sorted(store.columns) != sorted(hand.columns) or len(store) != len(hand):
+        return False
+    hand = hand[list(store.columns)]
+    store = store.sort_values(["entity", "ts"], kind="stable", ignore_index=True)
+    hand = hand.sort_values(["entity", "ts"], kind="stable", ignore_index=True)
+    return bool(store.equals(hand))
+
+
+def bench_join(workdir: Path, repeat: int) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, float]]] = {"store": [], "pandas": []}
+    for _ in range(repeat):
+        runs["pandas"].append(subprocess_phase("join-pandas", workdir))
+        runs["store"].append(subprocess_phase("join-store", workdir))
+    fig: dict[str, Any] = {}
+    for side, results in runs.items():
+        fig[f"join_{side}_s"] = min(r["seconds"] for r in results)
+        fig[f"join_{side}_peak_mib"] = max(r["peak_mib"] for r in results)
+        fig[f"join_{side}_rows"] = int(results[0]["rows"])
+    fig["join_ratio"] = fig["join_store_s"] / fig["join_pandas_s"]
+    fig["join_peak_mib"] = fig["join_store_peak_mib"]
+    fig["join_equal"] = same_rows(workdir)
+    return fig
+
+
+# -- online --------------------------------------------------------------------------------------------------
+def percentiles(samples_ns: list[int], unit: float) -> tuple[float, float]:
+    arr = np.asarray(samples_ns, dtype=np.float64) / unit
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def timed(call: Any, *args: Any) -> tuple[int, int]:
+    """Return the wall-clock and the CPU time (ns) of one call.
+
+    CPU time leaves out the time the thread waited for a core: on a machine shared with
+    other work it shows the cost of the code path that wall-clock percentiles blur.
+    """
+    wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
+    call(*args)
+    return time.perf_counter_ns() - wall, time.thread_time_ns() - cpu
+
+
+def bench_online(workdir: Path, scale: float, seed: int, lookups: int, batches: int) -> dict[str, Any]:
+    entities = sizes(scale)["entities"]
+    fs = LocalProject(workdir / "store").get_feature_store()
+    fv = fs.get_feature_view("serving", 1)
+    fv.init_serving()
+    rng = np.random.default_rng(seed + 1)
+    singles = rng.integers(0, entities, 500 + lookups).tolist()
+    key_batches = [rng.integers(0, entities, 1_000).tolist() for _ in range(20 + batches)]
+
+    # Baseline: the same lookups as raw sqlite3 point SELECTs, one per table (two per vector).
+    con = sqlite3.connect(workdir / "store" / "online.sqlite")
+    sqls = []
+    for table, prefix in (("fa_1", "a"), ("fb_1", "b")):
+        columns = ", ".join(f'"{c}"' for c in ["entity", "ts", *feature_names(prefix)])
+        sqls.append(f'SELECT {columns} FROM "{table}" WHERE "entity" = ?')  # noqa: S608 - fixed names
+
+    def raw(key: int) -> list:
+        return [con.execute(sql, (key,)).fetchone() for sql in sqls]
+
+    def raw_batch(keys: list[int]) -> list:
+        return [raw(key) for key in keys]
+
+    def store_batch(keys: list[int]) -> list:
+        vectors = fv.get_feature_vectors([{"entity": key} for key in keys])
+        assert len(vectors) == len(keys)  # noqa: S101 - a sanity check, not a timed assert
+        return vectors
+
+    # Store and baseline alternate call by call, so that both see the same machine load.
+    samples: dict[str, list[tuple[int, int]]] = {"single": [], "raw_single": [], "batch": [], "raw_batch": []}
+    for i, key in enumerate(singles):  # the first 500 warm up the connection and caches
+        store, base = timed(fv.get_feature_vector, {"entity": key}), timed(raw, key)
+        if i >= 500:
+            samples["single"].append(store)
+            samples["raw_single"].append(base)
+    for i, keys in enumerate(key_batches):
+        store, base = timed(store_batch, keys), timed(raw_batch, keys)
+        if i >= 20:
+            samples["batch"].append(store)
+            samples["raw_batch"].append(base)
+    con.close()
+
+    fig: dict[str, Any] = {}
+    for name, unit, suffix in (
+        ("single", 1e3, "us"),
+        ("raw_single", 1e3, "us"),
+        ("batch", 1e6, "ms"),
+        ("raw_batch", 1e6, "ms"),
+    ):
+        prefix = name if name.startswith("raw") else f"online_{name}"
+        walls, cpus = zip(*samples[name], strict=True)
+        fig[f"{prefix}_p50_{suffix}"], fig[f"{prefix}_p99_{suffix}"] = percentiles(list(walls), unit)
+        fig[f"{prefix}_cpu_p50_{suffix}"], fig[f"{prefix}_cpu_p99_{suffix}"] = percentiles(list(cpus), unit)
+    fig["online_single_ratio_p50"] = fig["online_single_p50_us"] / fig["raw_single_p50_us"]
+    fig["online_batch_ratio_p50"] = fig["online_batch_p50_ms"] / fig["raw_batch_p50_ms"]
+    return fig
+
+
+# -- writes --------------------------------------------------------------------------------------------------
+def bench_insert(workdir: Path, scale: float, seed: int) -> dict[str, Any]:
+    folder = workdir / "insert_store"
+    shutil.rmtree(folder, ignore_errors=True)
+    n = sizes(scale)
+    rng = np.random.default_rng(seed + 2)
+    fs = LocalProject(folder).get_feature_store()
+    fg = create_group(fs, "ins", online=True)
+    base = make_frame(rng, n["insert"], n["entities"], feature_names("i"))
+    t0 = time.perf_counter()
+    fg.insert(base)
+    first = time.perf_counter() - t0
+    # Half of the batch rewrites existing (key, time) rows, half adds rows after the existing ones.
+    half = n["insert"] // 2
+    updates = base.iloc[np.sort(rng.choice(len(base), half, replace=False))].reset_index(drop=True)
+    for name in feature_names("i"):
+        updates[name] = rng.standard_normal(half)
+    fresh = make_frame(rng, n["insert"] - half, n["entities"], feature_names("i"), START + SPAN)
+    batch = pd.concat([updates, fresh], ignore_index=True)
+    t0 = time.perf_counter()
+    fg.insert(batch)
+    upsert = time.perf_counter() - t0
+    rows = fg.offline.info()["rows"]
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "insert_first_rows_per_s": n["insert"] / first,
+        "insert_upsert_s": upsert,
+        "insert_upsert_rows_per_s": len(batch) / upsert,
+        "insert_rows_after": int(rows),
+        "insert_rows_expected": int(len(base) + len(fresh)),
+    }
+
+
+def bench_materialise(workdir: Path, scale: float, seed: int, repeat: int) -> dict[str, Any]:
+    folder = workdir / "materialise_store"
+    shutil.rmtree(folder, ignore_errors=True)
+    n = sizes(scale)
+    rng = np.random.default_rng(seed + 3)
+    fs = LocalProject(folder).get_feature_store()
+    groups = []
+    for name in ("m1", "m2"):
+        fg = create_group(fs, name, online=True)
+        fg.insert(make_frame(rng, n["insert"], n["entities"], feature_names(name)))
+        groups.append(fg)
+    best = float("inf")
+    for _ in range(repeat):
+        for fg in groups:
+            fs.online.drop(fg.online_table)  # clears the table and its sync record
+        t0 = time.perf_counter()
+        for fg in groups:
+            fg.ensure_online()  # rebuilds from the offline table
+        best = min(best, time.perf_counter() - t0)
+    con = fs.online.connection()
+    online_rows = sum(con.execute(f'SELECT COUNT(*) FROM "{fg.online_table}"').fetchone()[0] for fg in groups)  # noqa: S608
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "materialise_s": best,
+        "materialise_offline_rows": 2 * n["insert"],
+        "materialise_online_rows": int(online_rows),
+    }
+
+
+# -- report --------------------------------------------------------------------------------------------------
+def report(fig: dict[str, Any]) -> list[str]:
+    lines = []
+    if "join_store_s" in fig:
+        lines += [
+            f"join     store fv.training_data   {fig['join_store_s']:8.2f} s   "
+            f"peak {fig['join_store_peak_mib']:7.0f} MiB   ({fig['join_store_rows']:,} rows)",
+            f"join     pandas merge_asof        {fig['join_pandas_s']:8.2f} s   "
+            f"peak {fig['join_pandas_peak_mib']:7.0f} MiB",
+            f"join     ratio store/pandas       {fig['join_ratio']:8.2f}     same rows: {fig['join_equal']}",
+        ]
+    if "online_single_p50_us" in fig:
+        rows = (
+            ("get_feature_vector      ", "online_single", "us"),
+            ("raw sqlite3 (2 SELECTs) ", "raw_single", "us"),
+            ("get_feature_vectors 1k  ", "online_batch", "ms"),
+            ("raw sqlite3 1k keys     ", "raw_batch", "ms"),
+        )
+        for label, key, unit in rows:
+            lines.append(
+                f"online   {label} p50 {fig[f'{key}_p50_{unit}']:8.2f} {unit}   "
+                f"p99 {fig[f'{key}_p99_{unit}']:8.2f} {unit}   (CPU time: p50 "
+                f"{fig[f'{key}_cpu_p50_{unit}']:.2f}, p99 {fig[f'{key}_cpu_p99_{unit}']:.2f})"
+            )
+        lines.append(
+            f"online   ratio store/raw at p50      single {fig['online_single_ratio_p50']:.2f}, "
+            f"batch {fig['online_batch_ratio_p50']:.2f}"
+        )
+    if "insert_upsert_s" in fig:
+        lines += [
+            f"insert   first insert             {fig['insert_first_rows_per_s']:10,.0f} rows/s",
+            f"insert   upsert (+ online sync)   {fig['insert_upsert_rows_per_s']:10,.0f} rows/s"
+            f"   ({fig['insert_upsert_s']:.2f} s; rows after {fig['insert_rows_after']:,},"
+            f" expected {fig['insert_rows_expected']:,})",
+        ]
+    if "materialise_s" in fig:
+        lines.append(
+            f"insert   materialise 2 groups     {fig['materialise_s']:8.2f} s   "
+            f"({fig['materialise_offline_rows']:,} offline rows -> {fig['materialise_online_rows']:,} online)"
+        )
+    checks = [
+        ("join_ratio", "join ratio store/pandas <= 1.0", lambda v: v <= GOALS["join_ratio"]),
+        ("join_peak_mib", "join peak memory <= 2 GiB", lambda v: v <= GOALS["join_peak_mib"]),
+        ("online_single_p99_us", "single vector p99 <= 100 us", lambda v: v <= GOALS["online_single_p99_us"]),
+        ("online_batch_p99_ms", "1,000 vectors p99 <= 20 ms", lambda v: v <= GOALS["online_batch_p99_ms"]),
+        ("materialise_s", "materialise 2x1M rows <= 1 s", lambda v: v <= GOALS["materialise_s"]),
+    ]
+    if "load_before" in fig:
+        lines.append(
+            f"machine  load average (1 min)     {fig['load_before']:.1f} before, "
+            f"{fig['load_after']:.1f} after"
+        )
+    if fig.get("scale") != 1.0:
+        lines.append("goal     (the goals are for --scale 1: this smaller run only checks the script)")
+    for key, text, ok in checks:
+        if key in fig:
+            lines.append(f"goal     {text:34s} {'met' if ok(fig[key]) else 'MISSED'}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink the data sizes (1.0: full)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=PHASES, help="run one phase")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of the join and rebuild (best is kept)")
+    parser.add_argument("--lookups", type=int, default=5_000, help="timed single-key lookups")
+    parser.add_argument("--batches", type=int, default=300, help="timed batches of 1,000 keys")
+    parser.add_argument("--workdir", type=Path, help="keep and reuse generated data here (default: temp)")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)  # internal: one measured subprocess
+    args = parser.parse_args(argv)
+
+    if args.phase:
+        runner = {"join-store": run_join_store, "join-pandas": run_join_pandas}[args.phase]
+        print(json.dumps(runner(args.workdir)), flush=True)
+        return 0
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_store_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    phases = [args.only] if args.only else list(PHASES)
+    fig: dict[str, Any] = {"scale": args.scale, "seed": args.seed, **sizes(args.scale)}
+    fig["load_before"] = os.getloadavg()[0]
+    try:
+        if {"join", "online"} & set(phases):
+            t0 = time.perf_counter()
+            fig.update(build_main_store(workdir, args.scale, args.seed))
+            print(f"data     ready in {time.perf_counter() - t0:.1f} s ({workdir})", flush=True)
+        if "join" in phases:
+            fig.update(bench_join(workdir, args.repeat))
+        if "online" in phases:
+            fig.update(bench_online(workdir, args.scale, args.seed, args.lookups, args.batches))
+        if "insert" in phases:
+            fig.update(bench_insert(workdir, args.scale, args.seed))
+        if "materialise" in phases:
+            fig.update(bench_materialise(workdir, args.scale, args.seed, args.repeat))
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    fig["load_after"] = os.getloadavg()[0]
+    print("\n".join(report(fig)))
+    if args.out:
+        args.out.write_text(json.dumps(fig, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
