@@ -97,3 +97,12 @@ def test_secrets_key_comes_from_the_environment_or_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(RuntimeError, match="no terminal"):
         deploy_secrets.read_key({})
+
+
+def test_secrets_for_the_pipelines_come_from_the_backend(project, monkeypatch):
+    from {{ cookiecutter.package_name }}.store import get_secret
+
+    monkeypatch.setenv("OPEN_METEO_API_KEY", KEY)
+    assert get_secret(project, "OPEN_METEO_API_KEY") == KEY
+    assert get_secret(project, "NOT_SET_ANYWHERE") is None
+    assert KEY not in repr(project.get_secrets_api().get_secret("OPEN_METEO_API_KEY"))

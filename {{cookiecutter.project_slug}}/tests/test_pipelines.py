@@ -44,6 +44,9 @@ def test_pipelines_end_to_end(trained):
     project = connect(settings)
     model = project.get_model_registry().get_model(settings.model_name, version=1)
     assert (model.feature_view_name, model.feature_view_version) == ("air_quality_weather", 1)
+    weather, air_quality = feature_groups(project.get_feature_store())
+    described = {f.name: f.description for fg in (weather, air_quality) for f in fg.features}
+    assert described["pm25"].startswith("Daily mean PM2.5") and all(described.values()), described
     assert model.training_dataset_version == 1
     assert {"model.json", "hindcast.png", "feature_importance.png"} <= set(model.files)
     stored = predictions_group(project.get_feature_store()).read()

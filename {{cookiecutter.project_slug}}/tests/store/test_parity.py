@@ -29,6 +29,7 @@ WEATHER = ["temperature_2m_mean", "precipitation_sum", "wind_speed_10m_max"]
 LABEL = "pm25"
 LAGS = ["pm25_lag_1", "pm25_lag_2"]
 
+
 # ---------------------------------------------------------------------------------------------------------
 # PARAMETRIZATION POINT for transformation functions. Each case is a factory called inside the
 # test: it returns the ``transformation_functions`` argument of ``get_or_create_feature_view`` for
@@ -45,7 +46,17 @@ LAGS = ["pm25_lag_1", "pm25_lag_2"]
 # get_feature_vector return (transformed), and the raw vector (transform=False) with the raw
 # offline rows (transformed=False columns).
 # ---------------------------------------------------------------------------------------------------------
-TRANSFORMATIONS: list[Any] = [pytest.param(lambda shape: None, id="no-transformations")]
+def _scalers(shape: str) -> list[Any]:
+    from {{ cookiecutter.package_name }}.store.local.transformations import min_max_scaler, standard_scaler
+
+    prefix = "" if shape == "weather-left" else "w_"
+    return [min_max_scaler(f"{prefix}temperature_2m_mean"), standard_scaler(f"{prefix}wind_speed_10m_max")]
+
+
+TRANSFORMATIONS: list[Any] = [
+    pytest.param(lambda shape: None, id="no-transformations"),
+    pytest.param(_scalers, id="scalers"),
+]
 SHAPES = ["weather-left", "air-quality-left"]
 
 

@@ -84,6 +84,33 @@ def feature_groups(fs: Any, version: int = FEATURES_VERSION) -> tuple[Any, Any]:
     return weather, air_quality
 
 
+FEATURE_DESCRIPTIONS = {
+    "location": "Location key (lowercase name)",
+    "date": "Day (UTC midnight) the row describes",
+    "temperature_2m_mean": "Mean air temperature at 2 m (°C)",
+    "precipitation_sum": "Total precipitation (mm)",
+    "wind_speed_10m_max": "Maximum wind speed at 10 m (km/h)",
+    "wind_direction_10m_dominant": "Dominant wind direction at 10 m (degrees)",
+    "wind_dir_sin": "Sine of the dominant wind direction",
+    "wind_dir_cos": "Cosine of the dominant wind direction",
+    "day_of_week": "Day of the week, 0 = Monday",
+    "day_of_year": "Day of the year, 1 to 366",
+    "pm25": "Daily mean PM2.5 (µg/m³), the label",
+    "pm25_lag_1": "PM2.5 of the previous day",
+    "pm25_lag_2": "PM2.5 two days before",
+    "pm25_roll_mean_7": "Mean PM2.5 of the 7 days before (at least 4 observed)",
+    "pm25_roll_max_7": "Maximum PM2.5 of the 7 days before (at least 4 observed)",
+}
+
+
+def describe_features(fg: Any) -> None:
+    """Set each feature's description where it differs; the same call on both backends."""
+    for feature in fg.features:
+        wanted = FEATURE_DESCRIPTIONS.get(feature.name)
+        if wanted and (feature.description or "") != wanted:
+            fg.update_feature_description(feature.name, wanted)
+
+
 def predictions_group(fs: Any) -> Any:
     """Return the predictions feature group, creating it on first use."""
     return fs.get_or_create_feature_group(

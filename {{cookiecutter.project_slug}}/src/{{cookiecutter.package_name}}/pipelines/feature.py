@@ -25,10 +25,11 @@ from ..features.air_quality import LAG_FEATURES_BY_VERSION, air_quality_features
 from ..features.weather import weather_features
 from ..settings import Settings
 from ..sources import SOURCE_NAMES, get_source
-from ..store import connect
-from .common import FEATURES_VERSION, feature_groups, location_rows, parse_date, utc_today
+from ..store import connect, get_secret
+from .common import FEATURES_VERSION, describe_features, feature_groups, location_rows, parse_date, utc_today
 
 log = logging.getLogger(__name__)
+OPEN_METEO_KEY_SECRET = "OPEN_METEO_API_KEY"  # noqa: S105 - the secret's name, not its value
 HISTORY_DAYS = 8  # lag features of the first new day need the 7 days before it
 
 
@@ -75,8 +76,12 @@ def run(
     if end > today:
         raise ValueError(f"--end {end} is in the future: observations exist up to today ({today})")
     location = settings.location
-    source = source or get_source(source_name or settings.data_source, settings)
     project = connect(settings)
+    if source is None:
+        name = source_name or settings.data_source
+        # A key for Open-Meteo's commercial API may live in the backend's secret store.
+        key = get_secret(project, OPEN_METEO_KEY_SECRET) if name == "open-meteo" else None
+        source = get_source(name, settings, api_key=key)
     fs = project.get_feature_store()
     versions = sorted(set(feature_versions or versions_in_use(project, settings.model_name)))
     groups = {version: feature_groups(fs, version) for version in versions}
@@ -122,6 +127,8 @@ def run(
     weather_fg.insert(weather_rows)
     for fg, rows in aq_writes:
         fg.insert(rows)
+    for fg, _ in batches:
+        describe_features(fg)
     summary = {
         "location": location.key,
         "start": start.isoformat(),

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 SOURCE_NAMES = ("synthetic", "open-meteo")
 
 
-def get_source(name: str, settings: Settings) -> Source:
+def get_source(name: str, settings: Settings, api_key: str | None = None) -> Source:
     """Build the data source called ``name`` ("synthetic" or "open-meteo") from ``settings``."""
     if name == "synthetic":
         return SyntheticSource()
@@ -26,7 +26,9 @@ def get_source(name: str, settings: Settings) -> Source:
             timeout_s=settings.http_timeout_s,
             max_retries=settings.http_max_retries,
             backoff_base_s=settings.http_backoff_base_s,
-            api_key=settings.open_meteo_api_key.get_secret_value() if settings.open_meteo_api_key else None,
+            api_key=settings.open_meteo_api_key.get_secret_value()
+            if settings.open_meteo_api_key
+            else api_key,
         )
     allowed = ", ".join(repr(n) for n in SOURCE_NAMES)
     raise ValueError(f"unknown data source {name!r}; allowed values: {allowed}")

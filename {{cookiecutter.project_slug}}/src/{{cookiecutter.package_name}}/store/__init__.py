@@ -38,3 +38,23 @@ def connect(settings: Settings | None = None) -> Any:
     from .local import LocalProject
 
     return LocalProject(settings.store_dir)
+
+
+def get_secret(project: Any, name: str) -> str | None:
+    """Return a secret from the backend's secret store, or None when it holds no such secret.
+
+    Locally that is the environment (``LocalProject.get_secrets_api``); on Hopsworks it is the
+    project's secrets API (``hopsworks.get_secrets_api()``), so a key can live in Hopsworks
+    instead of in every scheduler's environment.
+    """
+    if hasattr(project, "get_secrets_api"):
+        api = project.get_secrets_api()
+    else:
+        import hopsworks
+
+        api = hopsworks.get_secrets_api()
+    try:
+        secret = api.get_secret(name)
+    except KeyError:
+        return None
+    return None if secret is None else secret.value
