@@ -584,16 +584,7 @@ class FeatureView:
         """
         state = self._serving_state()
         count = len(serving_keys)
-        errors: list[Exception | None] = [None] * count
-        for n, entry in enumerate(serving_keys):
-            if not isinstance(entry, dict):
-                errors[n] = ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
-                continue
-            missing = sorted(state.key_names - entry.keys())
-            if missing:
-                errors[n] = ValueError(
-                    f"serving key(s) {missing} missing; this view needs {sorted(state.key_names)}"
-                )
+        errors = _key_errors(state.key_names, serving_keys)
         found: list[dict[int, dict[str, Any]]] = [{} for _ in range(count)]
         for i, node in enumerate(state.nodes):
             live: list[int] = []
@@ -630,12 +621,7 @@ class FeatureView:
                 try:
                     if row is None:
                         if not allow_missing:
-                            entry = serving_keys[n]
-                            shown = {k: entry.get(s, "(from joined row)") for k, s, _, _ in node.sources}
-                            raise KeyError(
-                                f"no online row in {node.fg.name} v{node.fg.version} for key {shown}; "
-                                "pass allow_missing=True to get nulls instead"
-                            )
+                            raise _missing_row(node, serving_keys[n])
                         values: dict[str, Any] = {}
                     else:
                         values = node.read_all(row) if params else node.read_used(row)
@@ -709,15 +695,7 @@ class FeatureView:
         if state.vector_strings and pd.get_option("future.infer_string"):
             return None
         count = len(serving_keys)
-        errors: list[Exception | None] = [None] * count
-        for n, entry in enumerate(serving_keys):
-            if not isinstance(entry, dict):
-                errors[n] = ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
-            elif not state.key_names <= entry.keys():
-                missing = sorted(state.key_names - entry.keys())
-                errors[n] = ValueError(
-                    f"serving key(s) {missing} missing; this view needs {sorted(state.key_names)}"
-                )
+        errors = _key_errors(state.key_names, serving_keys)
         rows: list[list[tuple | None]] = []  # per node, the row of each key
         for node in state.nodes:
             node_rows: list[tuple | None] = [None] * count
@@ -761,12 +739,7 @@ class FeatureView:
             if not allow_missing:
                 for n in live:
                     if node_rows[n] is None and errors[n] is None:
-                        entry = serving_keys[n]
-                        shown = {k: entry.get(s, "(from joined row)") for k, s, _, _ in node.sources}
-                        errors[n] = KeyError(
-                            f"no online row in {node.fg.name} v{node.fg.version} for key {shown}; "
-                            "pass allow_missing=True to get nulls instead"
-                        )
+                        errors[n] = _missing_row(node, serving_keys[n])
         for error in errors:
             if error is not None:
                 raise error
@@ -911,6 +884,27 @@ class FeatureView:
         import shutil
 
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _key_errors(key_names: set[str], serving_keys: list[Any]) -> list[Exception | None]:
+    """Return, per serving key, the error its shape makes (not a dict, keys missing), or None."""
+    errors: list[Exception | None] = [None] * len(serving_keys)
+    for n, entry in enumerate(serving_keys):
+        if not isinstance(entry, dict):
+            errors[n] = ValueError(f"serving_keys must be dicts, got {type(entry).__name__}")
+        elif not key_names <= entry.keys():
+            missing = sorted(key_names - entry.keys())
+            errors[n] = ValueError(f"serving key(s) {missing} missing; this view needs {sorted(key_names)}")
+    return errors
+
+
+def _missing_row(node: Any, entry: dict[str, Any]) -> KeyError:
+    """Return the error for a key with no online row in ``node``'s feature group."""
+    shown = {k: entry.get(s, "(from joined row)") for k, s, _, _ in node.sources}
+    return KeyError(
+        f"no online row in {node.fg.name} v{node.fg.version} for key {shown}; "
+        "pass allow_missing=True to get nulls instead"
+    )
 
 
 def feature_view_meta(
