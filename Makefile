@@ -62,6 +62,7 @@ $(HW_VENV)/.installed: $(VENV)/.installed
 	$(PYTHON) -m venv $(HW_VENV)
 	$(HW_BIN)/python -m pip install -q --upgrade pip
 	$(HW_BIN)/python -m pip install -q -e '$(DEMO_PROJECT)[hopsworks,dev]'
+	$(HW_BIN)/python -m pip install -q --no-deps -e "$(DEMO_PROJECT)/local-hopsworks"
 	touch $@
 
 conformance: $(HW_VENV)/.installed ## Check every Hopsworks call and the local store's signatures against the real SDK

@@ -7,11 +7,11 @@ on a Space, its folder uploaded next to this file.
 
 import os
 
-from {{ cookiecutter.package_name }} import redact
+from {{ cookiecutter.package_name }}.ops import redaction
 from {{ cookiecutter.package_name }}.ui import build_app
 
 if __name__ == "__main__":
-    redact.install()
+    redaction.install()
     # share=False whatever GRADIO_SHARE says (no public tunnel); no allowed_paths: Gradio serves no
     # file of this folder, the store or the system (tests/reliability/test_security.py checks it).
     build_app().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), share=False)

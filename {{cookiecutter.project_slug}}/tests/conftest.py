@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from local_hopsworks import LocalProject
 
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 
 @pytest.fixture(autouse=True)

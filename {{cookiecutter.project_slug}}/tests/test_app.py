@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import requests
 
-from {{ cookiecutter.package_name }} import registry_ops
+from {{ cookiecutter.package_name }}.catalog import location_rows, predictions_group, utc_today
+from {{ cookiecutter.package_name }}.lifecycle import aliases
 from {{ cookiecutter.package_name }}.pipelines import feature, inference, training
-from {{ cookiecutter.package_name }}.pipelines.common import location_rows, predictions_group, utc_today
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import connect
 
@@ -45,7 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     training.run(settings)
     training.run(settings)  # the same data again: the gate refuses it, so v1 stays production
     project = connect(settings)
-    registry_ops.promote(
+    aliases.promote(
         project.get_feature_store(), project.get_model_registry(), settings.model_name, 2, reason="test"
     )
     inference.run(settings)

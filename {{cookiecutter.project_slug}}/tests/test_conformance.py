@@ -17,9 +17,10 @@ pytest.importorskip(
     "hopsworks", reason="the hopsworks extra is not installed (CI runs this in its own environment)"
 )
 
+import local_hopsworks as local  # noqa: E402
+from local_hopsworks import feature_group, feature_view, query, registry  # noqa: E402
+
 import {{ cookiecutter.package_name }} as package  # noqa: E402
-from {{ cookiecutter.package_name }}.store import local  # noqa: E402
-from {{ cookiecutter.package_name }}.store.local import feature_group, feature_view, query, registry  # noqa: E402
 
 PACKAGE_DIR = Path(package.__file__).parent
 PROJECT_DIR = PACKAGE_DIR.parents[1]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import gate, monitoring, registry_ops
+from {{ cookiecutter.package_name }}.lifecycle import aliases, gate, monitoring
 
 GATE = {"margin": 0.02, "slice_max_worse": 0.25, "min_slice_rows": 5}
 
@@ -145,19 +145,19 @@ def test_outcome_rows_keep_the_first_recorded_outcome() -> None:
 
 
 def test_alias_tags_round_trip_and_ignore_other_values() -> None:
-    alias = registry_ops.Alias("production", 3, 7, dt.date(2025, 1, 2), "t", "alice", "why", (1, 2))
-    assert registry_ops.Alias.from_tag(3, alias.to_tag()) == alias
-    assert registry_ops.Alias.from_tag(3, json.loads(alias.to_tag())) == alias  # a dict, as some SDKs return
-    assert registry_ops.Alias.from_tag(3, None) is None
-    assert registry_ops.Alias.from_tag(3, '{"alias": "staging"}') is None
-    assert registry_ops.Alias.from_tag(3, "not json") is None
+    alias = aliases.Alias("production", 3, 7, dt.date(2025, 1, 2), "t", "alice", "why", (1, 2))
+    assert aliases.Alias.from_tag(3, alias.to_tag()) == alias
+    assert aliases.Alias.from_tag(3, json.loads(alias.to_tag())) == alias  # a dict, as some SDKs return
+    assert aliases.Alias.from_tag(3, None) is None
+    assert aliases.Alias.from_tag(3, '{"alias": "staging"}') is None
+    assert aliases.Alias.from_tag(3, "not json") is None
 
 
 def test_an_interrupted_move_resolves_to_the_newest_tag() -> None:
-    old = registry_ops.Alias("production", 1, 4, dt.date(2025, 1, 1), "t", "a", "")
-    new = registry_ops.Alias("production", 2, 5, dt.date(2025, 1, 2), "t", "a", "", (1,))
-    shadow = registry_ops.Alias("shadow", 3, 3, dt.date(2025, 1, 1), "t", "a", "")
-    found = registry_ops._resolve([(None, new), (None, old), (None, shadow)])
+    old = aliases.Alias("production", 1, 4, dt.date(2025, 1, 1), "t", "a", "")
+    new = aliases.Alias("production", 2, 5, dt.date(2025, 1, 2), "t", "a", "", (1,))
+    shadow = aliases.Alias("shadow", 3, 3, dt.date(2025, 1, 1), "t", "a", "")
+    found = aliases._resolve([(None, new), (None, old), (None, shadow)])
     assert found["production"] is new and found["shadow"] is shadow
-    assert registry_ops.serving_candidates(found, None) == [2, 1]
-    assert registry_ops.serving_candidates({}, 4) == [4]
+    assert aliases.serving_candidates(found, None) == [2, 1]
+    assert aliases.serving_candidates({}, 4) == [4]

@@ -9,15 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import cli, gate, monitoring, registry_ops
+from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }}.catalog import feature_groups, location_rows, predictions_group, utc_today
+from {{ cookiecutter.package_name }}.lifecycle import aliases, gate, monitoring
+from {{ cookiecutter.package_name }}.model import load_model
 from {{ cookiecutter.package_name }}.pipelines import feature, inference, training
-from {{ cookiecutter.package_name }}.pipelines.common import (
-    feature_groups,
-    load_model,
-    location_rows,
-    predictions_group,
-    utc_today,
-)
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
 from {{ cookiecutter.package_name }}.store import connect
@@ -44,9 +40,9 @@ def registry(settings: Settings) -> tuple:
     return project.get_feature_store(), project.get_model_registry()
 
 
-def aliases(settings: Settings) -> dict[str, int]:
+def alias_versions(settings: Settings) -> dict[str, int]:
     _, mr = registry(settings)
-    return {name: alias.version for name, alias in registry_ops.aliases(mr, settings.model_name).items()}
+    return {name: alias.version for name, alias in aliases.aliases(mr, settings.model_name).items()}
 
 
 def logged(settings: Settings, summary: dict) -> set[tuple[int, int]]:
@@ -74,7 +70,7 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     first = training.run(settings, today=TODAY, boost_rounds=WEAK_ROUNDS)
     assert (first["version"], first["alias"]) == (1, "production")
     assert first["feature_view"] == "air_quality_weather v1"
-    assert aliases(settings) == {"production": 1}
+    assert alias_versions(settings) == {"production": 1}
     assert logged(settings, inference.run(settings, today=TODAY)) == {(1, 1)}
 
     # 2. Ship air_quality v2 (one more feature) and train v2 on feature view v2: the gate makes it shadow.
@@ -90,12 +86,12 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     assert second["feature_view"] == "air_quality_weather v2"
     assert report["passed"] and report["reference"]["version"] == 1
     assert report["reference"]["feature_view_version"] == 1
-    assert aliases(settings) == {"production": 1, "shadow": 2}
+    assert alias_versions(settings) == {"production": 1, "shadow": 2}
     assert "pm25_roll_max_7" in load_model(mr, name, 2).feature_names
 
     # The green button from shadow is refused before enough days of shadow hindcast.
     with pytest.raises(ValueError, match=f"0 day\\(s\\) of hindcast .* needs at least {SHADOW_DAYS}"):
-        registry_ops.promote(
+        aliases.promote(
             fs, mr, name, from_shadow=True, min_shadow_days=SHADOW_DAYS, location=location, today=TODAY
         )
 
@@ -114,30 +110,30 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
 
     # 4. The green button: the shadow becomes production and serves alone, on feature view v2.
     day = TODAY + dt.timedelta(days=SHADOW_DAYS)
-    event = registry_ops.promote(
+    event = aliases.promote(
         fs, mr, name, from_shadow=True, min_shadow_days=SHADOW_DAYS, location=location, reason="v1", today=day
     )
     detail = json.loads(event["detail"])
     assert (event["model_version"], event["from_version"], detail["shadow_days"]) == (2, 1, SHADOW_DAYS)
     assert detail["production_mae_same_days"] is not None
-    assert aliases(settings) == {"production": 2}
+    assert alias_versions(settings) == {"production": 2}
     features, summary = one_day(settings, day + dt.timedelta(days=1))
     assert features["feature_versions"] == [1, 2]  # v1 stays fresh: it is the rollback target
     assert summary["served"] == [("production", 2, 2)] and summary["shadow"] is None
     assert logged(settings, summary) == {(2, 2)}
 
     # 5. The red button: v1 serves again at once, on feature view v1.
-    event = registry_ops.rollback(fs, mr, name, reason="drill", by="oncall")
+    event = aliases.rollback(fs, mr, name, reason="drill", by="oncall")
     assert (event["model_version"], event["from_version"], event["actor"]) == (1, 2, "oncall")
-    assert aliases(settings) == {"production": 1}
+    assert alias_versions(settings) == {"production": 1}
     features, summary = one_day(settings, day + dt.timedelta(days=2))
     assert summary["served"] == [("production", 1, 1)]
     assert logged(settings, summary) == {(1, 1)}
     with pytest.raises(LookupError, match="no previous production version"):
-        registry_ops.rollback(fs, mr, name)
+        aliases.rollback(fs, mr, name)
 
     # The history records every step with who and why, in order.
-    events = registry_ops.history(fs, name)
+    events = aliases.history(fs, name)
     steps = list(zip(events["event"], events["model_version"], strict=True))
     assert steps == [
         ("registered", 1),
@@ -161,19 +157,20 @@ def test_tampered_model_is_a_clear_error_and_the_previous_version_keeps_serving(
     feature.run(settings, today=today, source=SyntheticSource(today=today))
     training.run(settings, today=today)
     training.run(settings, today=today)
-    registry_ops.promote(fs, mr, name, 2, reason="test")
+    aliases.promote(fs, mr, name, 2, reason="test")
     model_file = mr.get_model(name, version=2).path / "files" / "model.json"
     model_file.write_text(model_file.read_text().replace('"', ' "', 1))  # one changed byte, still JSON
 
     with pytest.raises(RuntimeError, match="version 2 failed its integrity check: model.json: sha256"):
-        registry_ops.load_checked(fs, mr, name, 2)
+        aliases.load_checked(fs, mr, name, 2)
     summary = inference.run(settings, today=today)
     assert summary["served"] == [("production", 1, 1)]
     assert logged(settings, summary) == {(1, 1)}
     assert any("v2 cannot serve" in p and "integrity check" in p for p in summary["problems"])
     assert any("previous production version pm25_xgboost v1" in p for p in summary["problems"])
-    assert aliases(settings) == {"production": 2}  # no automatic alias move: rollback is a human decision
-    assert "load_failure" in set(registry_ops.history(fs, name)["event"])
+    # No automatic alias move: rollback is a human decision.
+    assert alias_versions(settings) == {"production": 2}
+    assert "load_failure" in set(aliases.history(fs, name)["event"])
 
     # The command serves with the fallback, prints one clear error line and exits 1 (so schedules alert).
     monkeypatch.chdir(tmp_path)
@@ -199,10 +196,10 @@ def test_a_failing_shadow_never_stops_production(tmp_path: Path, monkeypatch: py
     feature.run(settings, today=TODAY, source=SyntheticSource(today=TODAY))
     training.run(settings, today=TODAY)
     training.run(settings, today=TODAY, boost_rounds=WEAK_ROUNDS)  # refused by the gate: no alias
-    registry_ops.set_shadow(fs, mr, settings.model_name, 2, reason="test", today=TODAY)
-    assert aliases(settings) == {"production": 1, "shadow": 2}
+    aliases.set_shadow(fs, mr, settings.model_name, 2, reason="test", today=TODAY)
+    assert alias_versions(settings) == {"production": 1, "shadow": 2}
     with pytest.raises(ValueError, match="cannot be its own shadow"):
-        registry_ops.set_shadow(fs, mr, settings.model_name, 1)
+        aliases.set_shadow(fs, mr, settings.model_name, 1)
     real_score = inference.score
 
     def score(fs, model, *args):
@@ -263,8 +260,8 @@ def test_gate_reports_for_a_passing_and_a_failing_candidate(tmp_path: Path) -> N
     assert any("is not below" in reason for reason in failing["gate"]["reasons"])
     assert "training gate: FAILED -> no alias" in training.format_metrics(failing)
     assert "training gate: PASSED -> shadow" in training.format_metrics(passing)
-    assert aliases(settings) == {"production": 1, "shadow": 2}
-    events = registry_ops.history(fs, settings.model_name)
+    assert alias_versions(settings) == {"production": 1, "shadow": 2}
+    events = aliases.history(fs, settings.model_name)
     assert list(events.loc[events["event"] == "gate_failed", "model_version"]) == [3]
 
 
@@ -318,7 +315,7 @@ def test_monitor_command_and_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "feature drift of production v1 (air_quality_weather v1)" in out
     assert "temperature_2m_mean" in out and "pm25_lag_1" in out
 
-    model = registry_ops.load_serving(*registry(settings), settings.model_name, record=False).production
+    model = aliases.load_serving(*registry(settings), settings.model_name, record=False).production
     table, info = monitoring.feature_drift(model, settings.location.key, today, bins=5, threshold=0.25)
     assert info["recent_rows"] == 7 and set(table["feature"]) == set(model.feature_names)
     assert (table["drift"] == (table["psi"] >= 0.25)).all()

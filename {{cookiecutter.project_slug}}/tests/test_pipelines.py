@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from {{ cookiecutter.package_name }}.catalog import feature_groups, predictions_group
 from {{ cookiecutter.package_name }}.pipelines import feature, inference, training
-from {{ cookiecutter.package_name }}.pipelines.common import feature_groups, predictions_group
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
 from {{ cookiecutter.package_name }}.store import connect
 

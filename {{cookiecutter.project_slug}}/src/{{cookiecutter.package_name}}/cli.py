@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable
 
-from . import redact
+from .lifecycle import commands
+from .ops import forget, freshness, redaction, secrets
+from .pipelines import feature, inference, training
 
-COMMANDS = {
-    "feature": ("pipelines.feature", "fetch data, compute features, upsert feature groups"),
-    "training": ("pipelines.training", "train and register a model"),
-    "inference": ("pipelines.inference", "forecast with the registered model and store predictions"),
-    "promote": (
-        "model_commands:promote_main",
-        "the green button: make a model version (or the shadow) production",
-    ),
-    "rollback": (
-        "model_commands:rollback_main",
-        "the red button: make the previous production version production",
-    ),
-    "models": ("model_commands:models_main", "list model versions, aliases and their history"),
-    "runs": ("model_commands:runs_main", "compare training runs: data versions, parameters, metrics, gate"),
-    "monitor": ("model_commands:monitor_main", "hindcast accuracy per model version and feature drift (PSI)"),
-    "check": ("check", "fail when observations, predictions or the model are older than the schedule allows"),
-    "secrets": ("deploy_secrets", "store HOPSWORKS_API_KEY in Modal, GitHub and the HuggingFace Space"),
-    "forget": ("forget", "delete a location everywhere it is stored (--purge-history: also from history)"),
+Main = Callable[[list[str]], int | None]
+# name -> (the function it runs, one line of help). Each function takes the rest of argv.
+COMMANDS: dict[str, tuple[Main, str]] = {
+    "feature": (feature.main, "fetch data, compute features, upsert feature groups"),
+    "training": (training.main, "train and register a model"),
+    "inference": (inference.main, "forecast with the registered model and store predictions"),
+    "promote": (commands.promote_main, "the green button: make a model version (or the shadow) production"),
+    "rollback": (commands.rollback_main, "the red button: make the previous production version production"),
+    "models": (commands.models_main, "list model versions, aliases and their history"),
+    "runs": (commands.runs_main, "compare training runs: data versions, parameters, metrics, gate"),
+    "monitor": (commands.monitor_main, "hindcast accuracy per model version and feature drift (PSI)"),
+    "check": (freshness.main, "fail when observations, predictions or the model are older than allowed"),
+    "secrets": (secrets.main, "store HOPSWORKS_API_KEY in Modal, GitHub and the HuggingFace Space"),
+    "forget": (forget.main, "delete a location everywhere it is stored (--purge-history: also from history)"),
 }
 
 
@@ -47,11 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"{prog}: unknown command {command!r}\n\n{usage(prog)}", file=sys.stderr)
         return 2
-    module_name, _, function = COMMANDS[command][0].partition(":")  # "module" or "module:function"
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    redact.install()  # no secret reaches a log line, whichever library logs it
+    run = COMMANDS[command][0]
+    redaction.install()  # no secret reaches a log line, whichever library logs it
     try:
-        return int(getattr(module, function or "main")(rest) or 0)
+        return int(run(rest) or 0)
     except (ValueError, LookupError, OSError, RuntimeError) as exc:
-        print(f"{prog} {command}: error: {redact.redact(str(exc))}", file=sys.stderr)
+        print(f"{prog} {command}: error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 1

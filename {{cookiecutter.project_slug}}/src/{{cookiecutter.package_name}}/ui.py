@@ -20,22 +20,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from . import monitoring, registry_ops
+from .catalog import FEATURES_VERSION, LABEL, day, feature_groups, location_rows, predictions_group, utc_today
 from .features.air_quality import ALL_LAG_FEATURES
-from .model_commands import history_table
-from .pipelines.common import (
-    FEATURES_VERSION,
-    LABEL,
-    LoadedModel,
-    day,
-    feature_groups,
-    fill_lags,
-    latest_model_version,
-    location_rows,
-    predictions_group,
-    utc_today,
-)
-from .pipelines.inference import HISTORY_DAYS, hindcast
+from .lifecycle import aliases, monitoring
+from .lifecycle.aliases import history_table
+from .lifecycle.monitoring import hindcast
+from .model import HISTORY_DAYS, LoadedModel, fill_lags, latest_model_version
 from .settings import Settings
 from .store import connect
 
@@ -86,13 +76,13 @@ def _offered_dates(fs: Any, settings: Settings) -> list[str]:
 
 def _model(settings: Settings, fs: Any, mr: Any) -> LoadedModel:
     """Return the production model, or the previous production version when it fails to load."""
-    found = registry_ops.aliases(mr, settings.model_name)
-    newest = None if registry_ops.PRODUCTION in found else latest_model_version(mr, settings.model_name)
+    found = aliases.aliases(mr, settings.model_name)
+    newest = None if aliases.PRODUCTION in found else latest_model_version(mr, settings.model_name)
     problems = []
-    for version in registry_ops.serving_candidates(found, newest):
+    for version in aliases.serving_candidates(found, newest):
         try:
             return _cached_model(settings, fs, mr, version)
-        except registry_ops.LOAD_ERRORS as exc:
+        except aliases.LOAD_ERRORS as exc:
             problems.append(f"v{version}: {exc}")
             log.error("model %s v%s cannot serve: %s", settings.model_name, version, exc)
     raise RuntimeError(f"no version of {settings.model_name} can serve: " + "; ".join(problems))
@@ -115,7 +105,7 @@ def _cached_model(settings: Settings, fs: Any, mr: Any, version: int) -> LoadedM
     with _model_lock:
         cached = _model_cache.get(key)
     if cached is None:
-        cached = registry_ops.load_checked(fs, mr, settings.model_name, version)
+        cached = aliases.load_checked(fs, mr, settings.model_name, version)
         with _model_lock:
             while len(_model_cache) >= _MODEL_CACHE_SIZE:
                 _model_cache.pop(next(iter(_model_cache)))
@@ -147,8 +137,8 @@ def load_overview(settings: Settings) -> str:
     """Return Markdown naming the model in use (production), its feature view and metrics, and the shadow."""
     try:
         mr = connect(settings).get_model_registry()
-        found = registry_ops.aliases(mr, settings.model_name)
-        production = found.get(registry_ops.PRODUCTION)
+        found = aliases.aliases(mr, settings.model_name)
+        production = found.get(aliases.PRODUCTION)
         version = production.version if production else latest_model_version(mr, settings.model_name)
         meta = mr.get_model(settings.model_name, version=version)
         if meta is None:
@@ -161,7 +151,7 @@ def load_overview(settings: Settings) -> str:
         f"**Model:** `{meta.name}` version **v{version}** ({role}), trained on feature view "
         f"`{meta.feature_view_name}` v{meta.feature_view_version}.",
     ]
-    shadow = found.get(registry_ops.SHADOW)
+    shadow = found.get(aliases.SHADOW)
     if shadow is not None:
         lines.append(
             f"**Shadow:** v{shadow.version} since {shadow.since}: scored beside production, not served."
@@ -187,7 +177,7 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
     """
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    version = registry_ops.serving_version(mr, settings.model_name)
+    version = aliases.serving_version(mr, settings.model_name)
     tomorrow = day(utc_today() + dt.timedelta(days=1))
     rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
     columns = ["date", "predicted_pm25", "horizon_days", "model_version"]
@@ -206,7 +196,7 @@ def hindcast_frame(settings: Settings) -> pd.DataFrame:
     """
     project = connect(settings)
     mr = project.get_model_registry()
-    serving = registry_ops.serving_version(mr, settings.model_name)
+    serving = aliases.serving_version(mr, settings.model_name)
     meta = mr.get_model(settings.model_name, version=serving)
     features_version = int(meta.feature_view_version) if meta is not None else FEATURES_VERSION
     past = hindcast(project, settings.location.key, settings.model_name, features_version=features_version)
@@ -364,12 +354,12 @@ def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     try:
         project = connect(settings)
         fs, mr = project.get_feature_store(), project.get_model_registry()
-        found = registry_ops.aliases(mr, settings.model_name)
-        events = registry_ops.history(fs, settings.model_name)
+        found = aliases.aliases(mr, settings.model_name)
+        events = aliases.history(fs, settings.model_name)
     except Exception as exc:
         return _problem("No models yet", exc), no_history
     lines = []
-    for alias in (registry_ops.PRODUCTION, registry_ops.SHADOW):
+    for alias in (aliases.PRODUCTION, aliases.SHADOW):
         held = found.get(alias)
         if held is None:
             lines.append(f"**{alias}:** none")
@@ -402,7 +392,7 @@ def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
         project = connect(settings)
         fs, mr = project.get_feature_store(), project.get_model_registry()
         models = [("production", _model(settings, fs, mr))]
-        shadow = registry_ops.aliases(mr, settings.model_name).get(registry_ops.SHADOW)
+        shadow = aliases.aliases(mr, settings.model_name).get(aliases.SHADOW)
         if shadow is not None:
             models.append(("shadow", _cached_model(settings, fs, mr, shadow.version)))
         frames = []

@@ -26,12 +26,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
+from local_hopsworks import LocalProject
+from local_hopsworks.online import from_sqlite_rows
 
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sources.base import Location
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
-from {{ cookiecutter.package_name }}.store.local import LocalProject
-from {{ cookiecutter.package_name }}.store.local.online import from_sqlite_rows
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -329,7 +329,7 @@ def pause(point: str) -> None:
 def install_pipeline_pause(point: str) -> None:
     """Stop the feature pipeline ``between-groups`` (weather written, air quality not) or in
     ``air-quality-online`` (air quality committed offline, not yet online)."""
-    from {{ cookiecutter.package_name }}.store.local.feature_group import FeatureGroup
+    from local_hopsworks.feature_group import FeatureGroup
 
     method = {"between-groups": "insert", "air-quality-online": "_sync_online"}[point]
     original = getattr(FeatureGroup, method)
@@ -348,9 +348,9 @@ def install_pause(point: str) -> None:
     Points: ``before-offline`` (nothing committed yet), ``after-offline`` (the Delta commit is done,
     the online sync has not started) and ``in-online`` (inside the SQLite transaction, its rows applied).
     """
-    from {{ cookiecutter.package_name }}.store.local.feature_group import FeatureGroup
-    from {{ cookiecutter.package_name }}.store.local.offline import OfflineTable
-    from {{ cookiecutter.package_name }}.store.local.online import OnlineStore
+    from local_hopsworks.feature_group import FeatureGroup
+    from local_hopsworks.offline import OfflineTable
+    from local_hopsworks.online import OnlineStore
 
     def wrap(cls: type, name: str, before: bool) -> None:
         original = getattr(cls, name)

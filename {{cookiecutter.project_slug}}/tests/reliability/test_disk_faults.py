@@ -28,10 +28,9 @@ from pathlib import Path
 
 import pytest
 import support
+from local_hopsworks.feature_group import StoreWriteError
+from local_hopsworks.online import OnlineStore
 from support import assert_online_matches_offline, assert_same_state, events, events_group, store_state
-
-from {{ cookiecutter.package_name }}.store.local.feature_group import StoreWriteError
-from {{ cookiecutter.package_name }}.store.local.online import OnlineStore
 
 PR_CAPBSET_DROP = 24
 FILE_OVERRIDES = (1, 2, 3)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER

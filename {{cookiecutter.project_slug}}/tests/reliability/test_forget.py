@@ -15,14 +15,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from local_hopsworks import LocalProject
+from local_hopsworks.expectations import ValidationError
 from support import OTHER, TODAY, location_settings
 
-from {{ cookiecutter.package_name }} import cli, forget
+from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }}.catalog import AIR_QUALITY_FG, feature_groups
+from {{ cookiecutter.package_name }}.ops import forget
 from {{ cookiecutter.package_name }}.pipelines import inference
-from {{ cookiecutter.package_name }}.pipelines.common import AIR_QUALITY_FG, feature_groups
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.store.expectations import ValidationError
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 KEY = forget.location_key(OTHER["location_name"])  # "forgetme_town"
 HOME = Settings(_env_file=None).location.key  # the generated default location

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from local_hopsworks import LocalProject
 from support import (
     TODAY,
     Writer,
@@ -22,10 +23,9 @@ from support import (
 )
 
 from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }}.catalog import feature_groups
 from {{ cookiecutter.package_name }}.pipelines import feature
-from {{ cookiecutter.package_name }}.pipelines.common import feature_groups
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 KEYS = ["location", "date"]
 

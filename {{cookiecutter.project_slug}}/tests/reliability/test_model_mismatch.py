@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from local_hopsworks import LocalProject
 from support import TODAY, assert_same_state, location_settings, store_state
 
+from {{ cookiecutter.package_name }}.catalog import FEATURE_VIEW, feature_groups
 from {{ cookiecutter.package_name }}.pipelines import inference
-from {{ cookiecutter.package_name }}.pipelines.common import FEATURE_VIEW, feature_groups
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 MODEL = "pm25_xgboost"
 

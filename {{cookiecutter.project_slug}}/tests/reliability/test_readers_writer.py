@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from local_hopsworks import LocalProject
 from support import events, events_group
-
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 KEYS = 40
 MIN_WRITES = 100

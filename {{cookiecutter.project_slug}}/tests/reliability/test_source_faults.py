@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from local_hopsworks import LocalProject
+from local_hopsworks.expectations import ValidationError
 from support import FakeOpenMeteo, Fault, assert_same_state, location_settings, store_state
 
 from {{ cookiecutter.package_name }}.pipelines import feature
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sources.base import SourceError
-from {{ cookiecutter.package_name }}.store.expectations import ValidationError
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 TODAY = dt.datetime.now(dt.UTC).date()  # the real client splits archive and forecast on the real date
 SEED_END = TODAY - dt.timedelta(days=6)

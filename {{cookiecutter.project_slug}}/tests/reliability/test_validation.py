@@ -1,6 +1,6 @@
 """Validation on insert: every rule of every suite refuses bad data, strict writes nothing and quarantines.
 
-The suites are data (``validation.py``); the embedded store evaluates them on every insert, the
+The suites are data (``expectations.py``); the embedded store evaluates them on every insert, the
 feature pipeline checks both of its batches before writing either, and on Hopsworks the same
 rules are attached as a Great Expectations suite (checked here against hsfs when it is installed).
 """
@@ -14,23 +14,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from local_hopsworks import LocalProject
+from local_hopsworks.expectations import ValidationError, evaluate
 from support import assert_same_state, store_state
 
-from {{ cookiecutter.package_name }} import validation
-from {{ cookiecutter.package_name }}.features.air_quality import air_quality_features, calendar_features
-from {{ cookiecutter.package_name }}.features.weather import weather_features
-from {{ cookiecutter.package_name }}.pipelines import feature
-from {{ cookiecutter.package_name }}.pipelines.common import (
+from {{ cookiecutter.package_name }}.catalog import (
     AIR_QUALITY_FG,
     PREDICTIONS_FG,
     WEATHER_FG,
     feature_groups,
     predictions_group,
 )
+from {{ cookiecutter.package_name }}.features import expectations
+from {{ cookiecutter.package_name }}.features.air_quality import air_quality_features, calendar_features
+from {{ cookiecutter.package_name }}.features.weather import weather_features
+from {{ cookiecutter.package_name }}.pipelines import feature
 from {{ cookiecutter.package_name }}.sources.base import Location
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
-from {{ cookiecutter.package_name }}.store.expectations import ValidationError, evaluate
-from {{ cookiecutter.package_name }}.store.local import LocalProject
 
 TODAY = dt.date(2025, 3, 31)
 BETWEEN = "expect_column_values_to_be_between"
@@ -158,7 +158,7 @@ def test_policy_always_writes_and_keeps_the_report(tmp_path: Path) -> None:
     fg = fs.get_or_create_feature_group(
         name=AIR_QUALITY_FG, version=2, primary_key=["location", "date"], event_time="date"
     )
-    fg.save_expectation_suite(validation.suite(AIR_QUALITY_FG), validation_ingestion_policy="always")
+    fg.save_expectation_suite(expectations.suite(AIR_QUALITY_FG), validation_ingestion_policy="always")
     _, air = good_batches(days=10)
     _, report = fg.insert(_set(air, 1, "pm25", -2.0))
     assert report["success"] is False and report["ingestion_result"] == "INGESTED"
@@ -187,14 +187,14 @@ def test_pipelines_create_every_group_with_its_strict_suite(tmp_path: Path) -> N
     fs = LocalProject(tmp_path / "store").get_feature_store()
     groups = [*feature_groups(fs), predictions_group(fs)]
     assert [fg.name for fg in groups] == [WEATHER_FG, AIR_QUALITY_FG, PREDICTIONS_FG]
-    assert set(validation.SUITES) == {WEATHER_FG, AIR_QUALITY_FG, PREDICTIONS_FG}
+    assert set(expectations.SUITES) == {WEATHER_FG, AIR_QUALITY_FG, PREDICTIONS_FG}
     for fg in groups:
         suite = fg.get_expectation_suite(ge_type=False)
         assert suite.validation_ingestion_policy == "STRICT" and suite.run_validation
         assert [e.to_json_dict()["kwargs"] for e in suite.expectations] == [
-            e["kwargs"] for e in validation.expectations(fg.name, fg.version)
+            e["kwargs"] for e in expectations.expectations(fg.name, fg.version)
         ]
-        assert not validation.ensure_suite(fg), "an identical suite must not be saved again"
+        assert not expectations.ensure_suite(fg), "an identical suite must not be saved again"
 
 
 def test_groups_without_a_suite_get_one_before_the_pipeline_writes(tmp_path: Path, settings) -> None:
@@ -277,7 +277,7 @@ def test_evaluator_follows_great_expectations_semantics() -> None:
 
 
 def test_temporal_bound_is_resolved_at_validation_time() -> None:
-    rule = validation.not_after_now("date", 1)
+    rule = expectations.not_after_now("date", 1)
     df = pd.DataFrame({"date": pd.to_datetime(["2030-01-05"], utc=True)})
     assert evaluate(df, [rule], now=pd.Timestamp("2030-01-04", tz="UTC"))["success"]
     assert not evaluate(df, [rule], now=pd.Timestamp("2030-01-03 23:00", tz="UTC"))["success"]
@@ -312,13 +312,13 @@ def test_suites_convert_to_hsfs_expectation_suites() -> None:
     )
     from hsfs.expectation_suite import ExpectationSuite
 
-    for name in validation.SUITES:
-        suite = validation.hsfs_suite(name)
+    for name in expectations.SUITES:
+        suite = expectations.hsfs_suite(name)
         assert isinstance(suite, ExpectationSuite)
         # hsfs reads the policy from the suite object, not from save_expectation_suite's arguments.
         assert suite.validation_ingestion_policy == "STRICT" and suite.run_validation is True
-        portable = [e for e in validation.expectations(name) if validation.is_portable(e)]
-        assert len(portable) == len(validation.expectations(name)) - 1  # only the temporal rule stays local
+        portable = [e for e in expectations.expectations(name) if expectations.is_portable(e)]
+        assert len(portable) == len(expectations.expectations(name)) - 1  # only the temporal rule stays local
         assert [(e.expectation_type, e.kwargs) for e in suite.expectations] == [
             (e["expectation_type"], e["kwargs"]) for e in portable
         ]
@@ -338,7 +338,7 @@ def test_great_expectations_agrees_with_the_local_evaluator() -> None:
         AIR_QUALITY_FG: [air, pd.concat([_set(air, 3, "pm25", 1500.0), air.iloc[[0]]], ignore_index=True)],
     }
     for name, frames in cases.items():
-        ge_suite = validation.hsfs_suite(name).to_ge_type()
+        ge_suite = expectations.hsfs_suite(name).to_ge_type()
         for frame in frames:
             context = gx.get_context(mode="ephemeral")
             batch = (
@@ -348,7 +348,8 @@ def test_great_expectations_agrees_with_the_local_evaluator() -> None:
                 .get_batch(batch_parameters={"dataframe": frame})
             )
             ge = batch.validate(ge_suite)
-            ours = evaluate(frame, [e for e in validation.expectations(name) if validation.is_portable(e)])
+            portable = [e for e in expectations.expectations(name) if expectations.is_portable(e)]
+            ours = evaluate(frame, portable)
             ge_outcomes = {
                 _rule_key(r.expectation_config.type, r.expectation_config.kwargs): r.success
                 for r in ge.results

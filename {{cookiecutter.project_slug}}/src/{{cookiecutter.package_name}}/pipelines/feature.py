@@ -20,13 +20,21 @@ from typing import Any
 
 import pandas as pd
 
-from .. import registry_ops, validation
+from ..catalog import (
+    FEATURES_VERSION,
+    describe_features,
+    feature_groups,
+    location_rows,
+    parse_date,
+    utc_today,
+)
+from ..features import expectations
 from ..features.air_quality import LAG_FEATURES_BY_VERSION, air_quality_features, calendar_features
 from ..features.weather import weather_features
+from ..lifecycle import aliases
 from ..settings import Settings
 from ..sources import SOURCE_NAMES, get_source
 from ..store import connect, get_secret
-from .common import FEATURES_VERSION, describe_features, feature_groups, location_rows, parse_date, utc_today
 
 log = logging.getLogger(__name__)
 OPEN_METEO_KEY_SECRET = "OPEN_METEO_API_KEY"  # noqa: S105 - the secret's name, not its value
@@ -44,9 +52,7 @@ def default_start(air_quality: Any, location: str, today: dt.date, backfill_days
 def versions_in_use(project: Any, model_name: str) -> list[int]:
     """Return the feature versions the registry's production, shadow and rollback models read (or [1])."""
     try:
-        return registry_ops.feature_versions_in_use(project.get_model_registry(), model_name) or [
-            FEATURES_VERSION
-        ]
+        return aliases.feature_versions_in_use(project.get_model_registry(), model_name) or [FEATURES_VERSION]
     except Exception as exc:  # the registry must not stop the daily features: write v1 and say so
         log.warning(
             "cannot read the model aliases (%s): writing feature version %s only", exc, FEATURES_VERSION
@@ -119,10 +125,10 @@ def run(
 
     # All batches are checked before any is written: a refused batch leaves nothing partial behind.
     for fg in (weather_fg, *aq_groups.values()):
-        validation.ensure_suite(fg)
+        expectations.ensure_suite(fg)
     aq_writes = [(aq_groups[version], rows) for version, rows in aq_batches.items() if len(rows)]
     batches = [(weather_fg, weather_rows), *aq_writes]
-    validation.check_batches(batches)
+    expectations.check_batches(batches)
     # Weather first: a crash between the two inserts leaves extra weather, never labels without features.
     weather_fg.insert(weather_rows)
     for fg, rows in aq_writes:

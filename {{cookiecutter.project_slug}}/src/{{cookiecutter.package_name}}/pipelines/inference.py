@@ -23,30 +23,21 @@ from typing import Any
 
 import pandas as pd
 
-from .. import monitoring, registry_ops
-from ..settings import Settings
-from ..store import connect
-from .common import (
-    FEATURES_VERSION,
+from ..catalog import (
     LABEL,
-    LoadedModel,
+    batch_features,
     feature_groups,
     location_rows,
     predictions_group,
-    recursive_forecast,
     utc_today,
 )
+from ..lifecycle import aliases, monitoring
+from ..lifecycle.monitoring import HINDCAST_DAYS, hindcast
+from ..model import HISTORY_DAYS, LoadedModel, recursive_forecast
+from ..settings import Settings
+from ..store import connect
 
 log = logging.getLogger(__name__)
-HINDCAST_DAYS = 30
-HISTORY_DAYS = 14
-
-
-def batch_features(fv: Any, location: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Return the feature view's batch data for one location in ``[start, end)``."""
-    batch = fv.get_batch_data(start_time=start, end_time=end, primary_key=True, event_time=True)
-    batch = batch[batch["location"] == location]
-    return batch.sort_values("date", ignore_index=True)
 
 
 def prediction_rows(
@@ -66,36 +57,6 @@ def prediction_rows(
             "feature_view_version": int(model.meta.feature_view_version),
             "predicted_at": now,
         }
-    )
-
-
-def hindcast(
-    project: Any,
-    location: str,
-    model_name: str,
-    days: int = HINDCAST_DAYS,
-    features_version: int = FEATURES_VERSION,
-) -> pd.DataFrame:
-    """Return one-day-ahead predictions next to the observed PM2.5, per date and model version.
-
-    Observed PM2.5 comes from ``air_quality`` v``features_version`` (all versions hold the same label).
-    """
-    fs = project.get_feature_store()
-    predictions = predictions_group(fs)
-    _, air_quality = feature_groups(fs, features_version)
-    stored = location_rows(predictions, location)
-    if stored.empty:
-        return pd.DataFrame(columns=["date", "model_version", "predicted_pm25", "actual_pm25"])
-    stored = stored[(stored["model_name"] == model_name) & (stored["horizon_days"] == 1)]
-    actual = location_rows(air_quality, location)[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
-    joined = stored.merge(actual, on="date", how="inner").dropna(subset=["actual_pm25"])
-    joined = (
-        joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)]
-        if not joined.empty
-        else joined
-    )
-    return joined[["date", "model_version", "predicted_pm25", "actual_pm25"]].sort_values(
-        ["date", "model_version"], ignore_index=True
     )
 
 
@@ -164,13 +125,13 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     if model_version is not None:
-        served = [("pinned", registry_ops.load_checked(fs, mr, name, model_version))]
+        served = [("pinned", aliases.load_checked(fs, mr, name, model_version))]
         problems: list[str] = []
     else:
-        serving = registry_ops.load_serving(fs, mr, name)
-        served = [(registry_ops.PRODUCTION, serving.production)]
+        serving = aliases.load_serving(fs, mr, name)
+        served = [(aliases.PRODUCTION, serving.production)]
         if serving.shadow is not None:
-            served.append((registry_ops.SHADOW, serving.shadow))
+            served.append((aliases.SHADOW, serving.shadow))
         problems = serving.problems
 
     outputs = {}
@@ -178,7 +139,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
         try:
             outputs[role] = score(fs, served_model, location, today_ts, now, settings.forecast_days)
         except (ValueError, LookupError) as exc:
-            if role != registry_ops.SHADOW:
+            if role != aliases.SHADOW:
                 raise
             # The shadow never stops production: its failure is reported, production still serves.
             problems.append(f"shadow {name} v{served_model.version} not scored: {exc}")
@@ -219,7 +180,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
         "rows_written": len(rows),
         "role": main_role,
         "served": [(s["role"], s["version"], s["feature_view_version"]) for s in summaries],
-        "shadow": next((s for s in summaries if s["role"] == registry_ops.SHADOW), None),
+        "shadow": next((s for s in summaries if s["role"] == aliases.SHADOW), None),
         "monitoring_rows": recorded,
         "problems": list(problems),
         "predicted_at": now,

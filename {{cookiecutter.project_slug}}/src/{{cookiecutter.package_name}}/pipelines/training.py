@@ -26,23 +26,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import gate, registry_ops
-from ..features.air_quality import LAG_FEATURES_BY_VERSION, lag_feature_names
-from ..settings import Settings
-from ..store import connect
-from .common import (
-    FEATURE_VIEW,
+from ..catalog import (
     FEATURES_VERSION,
     LABEL,
-    MODEL_FILE,
     WEATHER_VERSIONS,
-    LoadedModel,
+    batch_features,
     feature_groups,
-    file_hashes,
+    get_feature_view,
     location_rows,
     utc_today,
 )
-from .inference import batch_features
+from ..features.air_quality import LAG_FEATURES_BY_VERSION, lag_feature_names
+from ..lifecycle import aliases, gate
+from ..model import MODEL_FILE, LoadedModel, file_hashes
+from ..settings import Settings
+from ..store import connect
 
 log = logging.getLogger(__name__)
 XGB_PARAMS = {
@@ -55,20 +53,6 @@ XGB_PARAMS = {
     "nthread": 2,
 }
 BOOST_ROUNDS = 400
-
-
-def get_feature_view(fs: Any, version: int = FEATURES_VERSION) -> Any:
-    """Return the feature view joining the PM2.5 label and lags to the weather, creating it once."""
-    weather, air_quality = feature_groups(fs, version)
-    lags = lag_feature_names(version)
-    query = weather.select_all().join(air_quality.select([LABEL, *lags]), on=["location", "date"])
-    return fs.get_or_create_feature_view(
-        name=FEATURE_VIEW,
-        version=version,
-        query=query,
-        labels=[LABEL],
-        description="Weather of the day, PM2.5 lags known at its start, and the day's PM2.5 as label",
-    )
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -159,7 +143,7 @@ def gate_check(
         and its comparison with the persistence baseline is reported for information.
     """
     name = settings.model_name
-    production = registry_ops.aliases(mr, name).get(registry_ops.PRODUCTION)
+    production = aliases.aliases(mr, name).get(aliases.PRODUCTION)
     thresholds = {
         "margin": settings.gate_mae_margin,
         "slice_max_worse": settings.gate_slice_max_worse,
@@ -178,15 +162,15 @@ def gate_check(
             f"no production model yet: the candidate becomes production (against the baseline it {verdict}):",
             *report["reasons"],
         ]
-        report.update(passed=True, informational=True, decision=registry_ops.PRODUCTION)
+        report.update(passed=True, informational=True, decision=aliases.PRODUCTION)
         return report
 
     label = f"production {name} v{production.version}"
     try:
-        model = registry_ops.load_checked(fs, mr, name, production.version)
+        model = aliases.load_checked(fs, mr, name, production.version)
         end = rows["date"].max() + pd.Timedelta(days=1)
         scored = score_on_own_view(model, settings.location.key, rows["date"].min(), end)
-    except registry_ops.LOAD_ERRORS as exc:
+    except aliases.LOAD_ERRORS as exc:
         reference = {"kind": "production", "version": production.version, "label": label}
         report = gate.evaluate(
             rows.assign(reference=np.nan), candidate=candidate, reference=reference, **thresholds
@@ -209,7 +193,7 @@ def gate_check(
         "in_sample_days_excluded": in_sample,
     }
     report = gate.evaluate(frame, candidate=candidate, reference=reference, **thresholds)
-    report["decision"] = registry_ops.SHADOW if report["passed"] else None
+    report["decision"] = aliases.SHADOW if report["passed"] else None
     return report
 
 
@@ -329,7 +313,7 @@ def run(
         registered.save(str(folder))
     version = int(registered.version)
     by = "training pipeline"
-    registry_ops.record_event(
+    aliases.record_event(
         fs,
         settings.model_name,
         "registered",
@@ -346,12 +330,12 @@ def run(
     # The full table is printed by main() (format_metrics); the log keeps the verdict for schedulers' logs.
     log.info("training gate for %s v%s: %s", settings.model_name, version, report["decision"])
     verdict = "; ".join(report["reasons"])
-    move = {registry_ops.PRODUCTION: registry_ops.promote, registry_ops.SHADOW: registry_ops.set_shadow}
+    move = {aliases.PRODUCTION: aliases.promote, aliases.SHADOW: aliases.set_shadow}
     if report["decision"] in move:
         reason = f"training gate passed: {verdict}"
         move[report["decision"]](fs, mr, settings.model_name, version, by=by, reason=reason, today=today)
     else:
-        registry_ops.record_event(
+        aliases.record_event(
             fs, settings.model_name, "gate_failed", version, by=by, reason=f"training gate failed: {verdict}"
         )
     return {

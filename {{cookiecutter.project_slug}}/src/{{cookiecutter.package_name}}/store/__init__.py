@@ -2,7 +2,8 @@
 
 ``connect()`` returns a project object with ``get_feature_store()`` and
 ``get_model_registry()``. With ``STORE_BACKEND=local`` (the default) that is the
-embedded store in ``STORE_DIR``; with ``STORE_BACKEND=hopsworks`` it is the
+embedded twin of the Hopsworks SDK (the ``local-hopsworks``
+package beside this one) in ``STORE_DIR``; with ``STORE_BACKEND=hopsworks`` it is the
 project returned by ``hopsworks.login()``. The pipelines use only the Hopsworks
 API subset both speak, so they are the same code for both backends.
 """
@@ -35,7 +36,13 @@ def connect(settings: Settings | None = None) -> Any:
         from .hopsworks_backend import login
 
         return login(settings)
-    from .local import LocalProject
+    try:
+        from local_hopsworks import LocalProject
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            "STORE_BACKEND=local needs the embedded store: pip install -e '.[local]' "
+            "(or set STORE_BACKEND=hopsworks and install '.[hopsworks]')"
+        ) from exc
 
     return LocalProject(settings.store_dir)
 

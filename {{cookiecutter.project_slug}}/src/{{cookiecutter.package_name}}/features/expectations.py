@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
+from local_hopsworks.expectations import ValidationError, describe_failures, evaluate
 
-from .features import air_quality as air_quality_features
-from .store.expectations import ValidationError, describe_failures, evaluate
+from . import air_quality as air_quality_features
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..expectations import ValidationError, describe_failures, evaluate, normalise_expectation
+from .expectations import ValidationError, describe_failures, evaluate, normalise_expectation
 from .timeutil import utc_now
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ def secret_values(environ: dict[str, str] | None = None, extra: Iterable[str] = 
 def _settings_secrets() -> list[str]:
     """Secrets held by the settings (also those read from ``.env``, which is not in the environment)."""
     try:
-        from .settings import Settings
+        from ..settings import Settings
 
         settings = Settings()
     except Exception:  # invalid settings are reported by the command itself

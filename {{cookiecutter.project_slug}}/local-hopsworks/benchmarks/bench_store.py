@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.store.local import LocalProject
+from local_hopsworks import LocalProject
 
 DATA_FORMAT = 1  # bump when the generated data change, so a kept --workdir is rebuilt
 START = pd.Timestamp("2024-01-01", tz="UTC")

@@ -13,8 +13,8 @@ try:
     import deltalake  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
-        "the embedded store needs deltalake: pip install -e '.[local]' "
-        "(or set STORE_BACKEND=hopsworks and install '.[hopsworks]')"
+        "local-hopsworks needs a `deltalake` module: pip install 'deltalake>=1,<2' "
+        "(or hops-deltalake, which hopsworks[python] brings)"
     ) from exc
 
 from .feature_store import FeatureStore  # noqa: E402

@@ -15,15 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from .pipelines.common import (
-    feature_groups,
-    latest_model_version,
-    location_rows,
-    predictions_group,
-    utc_today,
-)
-from .settings import Settings
-from .store import connect
+from ..catalog import feature_groups, location_rows, predictions_group, utc_today
+from ..model import latest_model_version
+from ..settings import Settings
+from ..store import connect
 
 
 @dataclass

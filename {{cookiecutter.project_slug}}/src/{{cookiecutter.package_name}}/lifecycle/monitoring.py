@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .pipelines.common import FEATURES_VERSION, LABEL, feature_groups, location_rows, predictions_group
+from ..catalog import FEATURES_VERSION, LABEL, feature_groups, location_rows, predictions_group
 
 MONITORING_FG = "monitoring"
 MONITORING_VERSION = 1
 MONITORING_KEYS = ["location", "date", "model_name", "model_version"]
 PSI_SMOOTHING = 0.5  # added to every bin's count (Jeffreys): a week of 7 values has empty bins by chance
 DRIFT_DAYS = 7
+HINDCAST_DAYS = 30
 
 
 def monitoring_group(fs: Any) -> Any:
@@ -261,3 +262,33 @@ def feature_drift(
         "threshold": threshold,
     }
     return table, info
+
+
+def hindcast(
+    project: Any,
+    location: str,
+    model_name: str,
+    days: int = HINDCAST_DAYS,
+    features_version: int = FEATURES_VERSION,
+) -> pd.DataFrame:
+    """Return one-day-ahead predictions next to the observed PM2.5, per date and model version.
+
+    Observed PM2.5 comes from ``air_quality`` v``features_version`` (all versions hold the same label).
+    """
+    fs = project.get_feature_store()
+    predictions = predictions_group(fs)
+    _, air_quality = feature_groups(fs, features_version)
+    stored = location_rows(predictions, location)
+    if stored.empty:
+        return pd.DataFrame(columns=["date", "model_version", "predicted_pm25", "actual_pm25"])
+    stored = stored[(stored["model_name"] == model_name) & (stored["horizon_days"] == 1)]
+    actual = location_rows(air_quality, location)[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
+    joined = stored.merge(actual, on="date", how="inner").dropna(subset=["actual_pm25"])
+    joined = (
+        joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)]
+        if not joined.empty
+        else joined
+    )
+    return joined[["date", "model_version", "predicted_pm25", "actual_pm25"]].sort_values(
+        ["date", "model_version"], ignore_index=True
+    )

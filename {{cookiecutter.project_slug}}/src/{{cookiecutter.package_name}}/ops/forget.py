@@ -28,17 +28,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings
-from .store.local import LocalProject
-from .store.local.erasure import (
+from local_hopsworks import LocalProject
+from local_hopsworks.erasure import (
     compact_online,
     files_mentioning,
     purge_table_history,
     rewrite_parquet_without,
     scrub_report,
 )
-from .store.local.feature_group import write_json_atomic
-from .store.local.timeutil import utc_now
+from local_hopsworks.feature_group import write_json_atomic
+from local_hopsworks.timeutil import utc_now
+
+from ..settings import Settings
 
 ENTITY = "location"
 AUDIT = Path("audit") / "forget.jsonl"

@@ -1,12 +1,9 @@
-"""What the pipelines and the UI share: names of store objects, dates and model loading."""
+"""The model in one place: loading it from the registry (checked by sha256) and forecasting with it."""
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import hashlib
 import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,128 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from .. import validation
-from ..features.air_quality import (
+from .features.air_quality import (
     ALL_LAG_FEATURES,
     LAG_FEATURES,
     LAG_FEATURES_BY_VERSION,
     lag_features_from_history,
 )
 
-log = logging.getLogger(__name__)
-
-WEATHER_FG = "weather"
-AIR_QUALITY_FG = "air_quality"
-PREDICTIONS_FG = "predictions"
-FEATURE_VIEW = "air_quality_weather"
-FEATURES_VERSION = 1
-# Feature version N is feature view N: air_quality vN joined with the weather version below.
-# Weather did not change in v2, so every feature version reads (and the pipeline writes) weather v1.
-WEATHER_VERSIONS = {1: 1, 2: 1}
-KEYS = ["location", "date"]
-LABEL = "pm25"
 MODEL_FILE = "model.json"
-
-
-def utc_today() -> dt.date:
-    """Return today's date in UTC."""
-    return dt.datetime.now(dt.UTC).date()
-
-
-def day(value: dt.date) -> pd.Timestamp:
-    """Return a date as a UTC midnight Timestamp."""
-    return (
-        pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
-    )
-
-
-def parse_date(text: str) -> dt.date:
-    """Parse YYYY-MM-DD for argparse, with a clear message."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
-
-
-def feature_groups(fs: Any, version: int = FEATURES_VERSION) -> tuple[Any, Any]:
-    """Return the weather and air-quality feature groups, creating them with their suites on first use.
-
-    ``version`` is the feature version: ``air_quality`` v``version`` and the weather version it
-    joins (``WEATHER_VERSIONS``).
-    """
-    weather = fs.get_or_create_feature_group(
-        name=WEATHER_FG,
-        version=WEATHER_VERSIONS.get(version, version),
-        description="Daily weather per location: observed for past days, forecast for coming days",
-        primary_key=KEYS,
-        event_time="date",
-        online_enabled=True,
-        expectation_suite=validation.suite_for(fs, WEATHER_FG),
-    )
-    air_quality = fs.get_or_create_feature_group(
-        name=AIR_QUALITY_FG,
-        version=version,
-        description="Daily mean PM2.5 per location with lag features known at the start of the day",
-        primary_key=KEYS,
-        event_time="date",
-        online_enabled=True,
-        expectation_suite=validation.suite_for(fs, AIR_QUALITY_FG, version),
-    )
-    return weather, air_quality
-
-
-FEATURE_DESCRIPTIONS = {
-    "location": "Location key (lowercase name)",
-    "date": "Day (UTC midnight) the row describes",
-    "temperature_2m_mean": "Mean air temperature at 2 m (°C)",
-    "precipitation_sum": "Total precipitation (mm)",
-    "wind_speed_10m_max": "Maximum wind speed at 10 m (km/h)",
-    "wind_direction_10m_dominant": "Dominant wind direction at 10 m (degrees)",
-    "wind_dir_sin": "Sine of the dominant wind direction",
-    "wind_dir_cos": "Cosine of the dominant wind direction",
-    "day_of_week": "Day of the week, 0 = Monday",
-    "day_of_year": "Day of the year, 1 to 366",
-    "pm25": "Daily mean PM2.5 (µg/m³), the label",
-    "pm25_lag_1": "PM2.5 of the previous day",
-    "pm25_lag_2": "PM2.5 two days before",
-    "pm25_roll_mean_7": "Mean PM2.5 of the 7 days before (at least 4 observed)",
-    "pm25_roll_max_7": "Maximum PM2.5 of the 7 days before (at least 4 observed)",
-}
-
-
-def describe_features(fg: Any) -> None:
-    """Set each feature's description where it differs; the same call on both backends."""
-    for feature in fg.features:
-        wanted = FEATURE_DESCRIPTIONS.get(feature.name)
-        if wanted and (feature.description or "") != wanted:
-            fg.update_feature_description(feature.name, wanted)
-
-
-def predictions_group(fs: Any) -> Any:
-    """Return the predictions feature group, creating it on first use."""
-    return fs.get_or_create_feature_group(
-        name=PREDICTIONS_FG,
-        version=1,
-        description="PM2.5 predictions per location, target date, model version and horizon",
-        primary_key=["location", "date", "model_name", "model_version", "horizon_days"],
-        event_time="date",
-        online_enabled=False,
-        expectation_suite=validation.suite_for(fs, PREDICTIONS_FG),
-    )
-
-
-def location_rows(fg: Any, location: str, start: Any = None, end: Any = None) -> pd.DataFrame:
-    """Return a feature group's rows for one location, optionally in ``[start, end)``, by date."""
-    try:
-        condition = fg.location == location
-    except AttributeError:
-        return pd.DataFrame()  # the group has no data (and so no schema) yet
-    if start is not None:
-        condition = condition & (fg.date >= start)
-    if end is not None:
-        condition = condition & (fg.date < end)
-    df = fg.filter(condition).read()
-    return df.sort_values("date", ignore_index=True) if not df.empty else df
 
 
 class ModelIntegrityError(RuntimeError):
@@ -269,3 +152,6 @@ def recursive_forecast(model: LoadedModel, features: pd.DataFrame, history: pd.S
         history = history.sort_index()
         rows.append({**filled, "predicted_pm25": max(prediction, 0.0)})
     return pd.DataFrame(rows)
+
+
+HISTORY_DAYS = 14

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.store.local.registry import ModelIntegrityError
-from {{ cookiecutter.package_name }}.store.local.schema import SchemaError
+from local_hopsworks.registry import ModelIntegrityError
+from local_hopsworks.schema import SchemaError
 
 
 def _fg(fs, name="weather", version=1, pk=("location", "date"), online=True):

@@ -1,7 +1,7 @@
 """Model commands: ``promote`` (green button), ``rollback`` (red button), ``models``, ``runs``, ``monitor``.
 
 Each is one command that reads or moves the registry's aliases and prints what it did; the
-logic is in ``registry_ops.py`` and ``monitoring.py``.
+logic is in ``aliases.py`` and ``monitoring.py``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import gate, monitoring, registry_ops
-from .pipelines.common import utc_today
-from .settings import Settings
-from .store import connect
-
-HISTORY_ROWS = 20
+from ..catalog import utc_today
+from ..settings import Settings
+from ..store import connect
+from . import aliases, gate, monitoring
+from .aliases import HISTORY_ROWS, history_table
 
 
 def _registry(settings: Settings) -> tuple[Any, Any]:
@@ -62,7 +61,7 @@ def promote_main(argv: list[str] | None = None) -> int:
         parser.error("name a VERSION or use --from-shadow")
     settings = Settings()
     fs, mr = _registry(settings)
-    event = registry_ops.promote(
+    event = aliases.promote(
         fs,
         mr,
         args.model,
@@ -98,30 +97,12 @@ def rollback_main(argv: list[str] | None = None) -> int:
     _who_and_why(parser)
     args = parser.parse_args(argv)
     fs, mr = _registry(Settings())
-    event = registry_ops.rollback(fs, mr, args.model, by=args.by, reason=args.reason)
+    event = aliases.rollback(fs, mr, args.model, by=args.by, reason=args.reason)
     print(
         f"rollback: {args.model} v{event['model_version']} is production again "
         f"(v{event['from_version']} withdrawn); by {event['actor']}: {event['reason'] or '(no reason given)'}"
     )
     return 0
-
-
-def history_table(events: pd.DataFrame, rows: int = HISTORY_ROWS) -> pd.DataFrame:
-    """Return the newest ``rows`` events, newest first, for display."""
-    if events.empty:
-        return pd.DataFrame(columns=["at", "event", "version", "from", "alias", "by", "reason"])
-    recent = events.sort_values(["at", "event_id"], ascending=False).head(rows)
-    return pd.DataFrame(
-        {
-            "at": recent["at"].map(lambda t: pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")),
-            "event": recent["event"],
-            "version": recent["model_version"].map(lambda v: f"v{v}"),
-            "from": recent["from_version"].map(lambda v: f"v{v}" if v else ""),
-            "alias": recent["alias"],
-            "by": recent["actor"],
-            "reason": recent["reason"].map(lambda r: r if len(r) <= 100 else r[:97] + "..."),
-        }
-    ).reset_index(drop=True)
 
 
 def models_main(argv: list[str] | None = None) -> int:
@@ -134,10 +115,10 @@ def models_main(argv: list[str] | None = None) -> int:
     name = args.model or settings.model_name
     fs, mr = _registry(settings)
     print(f"model {name}: versions")
-    print(_table(registry_ops.versions_table(mr, name)))
-    found = registry_ops.aliases(mr, name)
+    print(_table(aliases.versions_table(mr, name)))
+    found = aliases.aliases(mr, name)
     print("aliases:")
-    for alias in (registry_ops.PRODUCTION, registry_ops.SHADOW):
+    for alias in (aliases.PRODUCTION, aliases.SHADOW):
         held = found.get(alias)
         if held is None:
             print(f"  {alias:<11}(none)")
@@ -145,13 +126,13 @@ def models_main(argv: list[str] | None = None) -> int:
         stack = f", rollback to v{held.previous[-1]}" if held.previous else ""
         print(f"  {alias:<11}v{held.version} since {held.since} by {held.by}{stack}")
     print("history (newest first):")
-    print(_table(history_table(registry_ops.history(fs, name), args.history)))
+    print(_table(history_table(aliases.history(fs, name), args.history)))
     return 0
 
 
 def runs_table(mr: Any, name: str) -> pd.DataFrame:
     """Return one row per training run (model version): data versions, parameters, metrics, gate."""
-    found = registry_ops.aliases(mr, name)
+    found = aliases.aliases(mr, name)
     by_version = {alias.version: alias.alias for alias in found.values()}
     rows = []
     for model in sorted(mr.get_models(name) or [], key=lambda m: int(m.version)):
@@ -168,7 +149,7 @@ def runs_table(mr: Any, name: str) -> pd.DataFrame:
                     info = {"params": json.loads((folder / "params.json").read_text())}
                 if (folder / gate.REPORT_FILE).exists():
                     report = json.loads((folder / gate.REPORT_FILE).read_text())
-            except registry_ops.LOAD_ERRORS as exc:
+            except aliases.LOAD_ERRORS as exc:
                 note = f"files unreadable: {exc}"[:80]
         params, data = info.get("params") or {}, info.get("data") or {}
         verdict = "" if not report else ("passed" if report.get("passed") else "failed")
@@ -179,7 +160,7 @@ def runs_table(mr: Any, name: str) -> pd.DataFrame:
             {
                 "version": int(model.version),
                 "alias": by_version.get(int(model.version), ""),
-                "created": registry_ops.created_text(getattr(model, "created", None)),
+                "created": aliases.created_text(getattr(model, "created", None)),
                 "fv": model.feature_view_version,
                 "td": model.training_dataset_version,
                 "train": f"{str(data.get('train_start', ''))[:10]}..{train_last}" if data else "",
@@ -231,10 +212,10 @@ def monitor_main(argv: list[str] | None = None) -> int:
     rows = monitoring.monitoring_rows(fs, settings.location.key, name)
     print(f"hindcast accuracy of {name} at {settings.location.key} (one day ahead):")
     print(_table(monitoring.accuracy_by_version(rows)))
-    serving = registry_ops.load_serving(fs, mr, name, record=False)
-    models = [(registry_ops.PRODUCTION, serving.production)]
+    serving = aliases.load_serving(fs, mr, name, record=False)
+    models = [(aliases.PRODUCTION, serving.production)]
     if serving.shadow is not None:
-        models.append((registry_ops.SHADOW, serving.shadow))
+        models.append((aliases.SHADOW, serving.shadow))
     for role, model in models:
         table, info = monitoring.feature_drift(
             model, settings.location.key, utc_today(), settings.drift_bins, settings.drift_psi_threshold

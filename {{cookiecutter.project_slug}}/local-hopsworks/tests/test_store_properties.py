@@ -30,9 +30,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.package_name }}.store.local import LocalProject
-from {{ cookiecutter.package_name }}.store.local.online import from_sqlite_rows
-from {{ cookiecutter.package_name }}.store.local.timeutil import utc_now
+from local_hopsworks import LocalProject
+from local_hopsworks.online import from_sqlite_rows
+from local_hopsworks.timeutil import utc_now
 
 SETTINGS = {
     "deadline": None,

@@ -26,8 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..catalog import utc_today
+from ..model import LoadedModel, latest_model_version, load_model
 from .monitoring import live_days, monitoring_rows
-from .pipelines.common import LoadedModel, latest_model_version, load_model, utc_today
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ PRODUCTION = "production"
 SHADOW = "shadow"
 EVENTS_FG = "model_events"
 EVENTS_VERSION = 1
+HISTORY_ROWS = 20
 EVENT_COLUMNS = [
     "model_name",
     "event_id",
@@ -593,3 +595,21 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (dt.date, pd.Timestamp)):
         return value.isoformat()
     return value
+
+
+def history_table(events: pd.DataFrame, rows: int = HISTORY_ROWS) -> pd.DataFrame:
+    """Return the newest ``rows`` events, newest first, for display."""
+    if events.empty:
+        return pd.DataFrame(columns=["at", "event", "version", "from", "alias", "by", "reason"])
+    recent = events.sort_values(["at", "event_id"], ascending=False).head(rows)
+    return pd.DataFrame(
+        {
+            "at": recent["at"].map(lambda t: pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")),
+            "event": recent["event"],
+            "version": recent["model_version"].map(lambda v: f"v{v}"),
+            "from": recent["from_version"].map(lambda v: f"v{v}" if v else ""),
+            "alias": recent["alias"],
+            "by": recent["actor"],
+            "reason": recent["reason"].map(lambda r: r if len(r) <= 100 else r[:97] + "..."),
+        }
+    ).reset_index(drop=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.store.local import LocalProject
+from local_hopsworks import LocalProject
 
 KEYS = ["location", "date"]
 LOCATIONS = ["stockholm", "göteborg", "malmö"]
@@ -36,7 +36,7 @@ LAGS = ["pm25_lag_1", "pm25_lag_2"]
 # the given view shape (None: no transformations). Add cases here as transformations land, e.g.
 #
 #     def _scalers(shape: str) -> list[Any]:
-#         from {{ cookiecutter.package_name }}.store.local.transformations import min_max_scaler
+#         from local_hopsworks.transformations import min_max_scaler
 #         column = "temperature_2m_mean" if shape == "weather-left" else "w_temperature_2m_mean"
 #         return [min_max_scaler(column)]
 #
@@ -47,7 +47,7 @@ LAGS = ["pm25_lag_1", "pm25_lag_2"]
 # offline rows (transformed=False columns).
 # ---------------------------------------------------------------------------------------------------------
 def _scalers(shape: str) -> list[Any]:
-    from {{ cookiecutter.package_name }}.store.local.transformations import min_max_scaler, standard_scaler
+    from local_hopsworks.transformations import min_max_scaler, standard_scaler
 
     prefix = "" if shape == "weather-left" else "w_"
     return [min_max_scaler(f"{prefix}temperature_2m_mean"), standard_scaler(f"{prefix}wind_speed_10m_max")]

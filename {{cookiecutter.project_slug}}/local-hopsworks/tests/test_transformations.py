@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.store.local.transformations import (
+from local_hopsworks.transformations import (
     label_encoder,
     min_max_scaler,
     standard_scaler,

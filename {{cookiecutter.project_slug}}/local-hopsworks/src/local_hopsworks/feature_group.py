@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
-from ..expectations import evaluate
+from .expectations import evaluate
 from .offline import OfflineTable
 from .query import Feature, Query, _Condition
 from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow

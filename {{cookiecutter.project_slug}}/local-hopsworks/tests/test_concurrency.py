@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.store.local import LocalProject
+from local_hopsworks import LocalProject
 
 BATCH = 20
 

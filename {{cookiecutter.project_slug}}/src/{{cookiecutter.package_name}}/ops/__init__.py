@@ -1,0 +1,1 @@
+"""Running the system: freshness checks, secrets distribution, log redaction and erasure (GDPR)."""
