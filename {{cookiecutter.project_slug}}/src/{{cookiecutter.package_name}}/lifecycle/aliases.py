@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..catalog import utc_today
 from ..model import LoadedModel, latest_model_version, load_model
+from .gate import jsonable
 from .monitoring import live_days, monitoring_rows
 
 log = logging.getLogger(__name__)
@@ -425,7 +426,7 @@ def record_event(
         "alias": alias,
         "actor": by or default_actor(),
         "reason": reason,
-        "detail": json.dumps(_jsonable(detail or {}), sort_keys=True),
+        "detail": json.dumps(jsonable(detail or {}), sort_keys=True),
     }
     # wait_for_job: on Hopsworks the history is readable when the command returns (ignored locally).
     events_group(fs).insert(pd.DataFrame([row]), write_options={"wait_for_job": True})
@@ -578,23 +579,6 @@ def versions_table(mr: Any, name: str) -> pd.DataFrame:
         )
     columns = ["version", "alias", "feature_view", "training_dataset", "created", "mae", "baseline_mae"]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (TypeError, ValueError):
-            return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (dt.date, pd.Timestamp)):
-        return value.isoformat()
-    return value
 
 
 def history_table(events: pd.DataFrame, rows: int = HISTORY_ROWS) -> pd.DataFrame:

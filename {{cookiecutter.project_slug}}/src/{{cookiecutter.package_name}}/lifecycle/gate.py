@@ -9,6 +9,7 @@ and no slice of the test days (season, weekday) with enough rows is more than ``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -204,7 +205,7 @@ def write_report(report: dict[str, Any], folder: Path) -> Path:
 
 
 def jsonable(value: Any) -> Any:
-    """Return ``value`` with numpy scalars as Python numbers and NaN/inf as None, for JSON."""
+    """Return ``value`` ready for JSON: numpy scalars as numbers, NaN/inf as None, dates as ISO text."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -213,4 +214,6 @@ def jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return value.isoformat()
     return value

@@ -102,15 +102,7 @@ def run(
     if start <= end:
         log.info("fetching PM2.5 for %s from %s to %s", location.name, start, end)
         new_pm25 = source.fetch_pm25(location, start, end)
-    history_start = pd.Timestamp(start - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
-    stored = [
-        location_rows(aq, location.key, history_start, pd.Timestamp(start, tz="UTC"))
-        for aq in aq_groups.values()
-    ]
-    stored = [frame[["date", "pm25"]] for frame in stored if not frame.empty]
-    stored = pd.concat(stored, ignore_index=True).drop_duplicates("date") if stored else pd.DataFrame()
-    parts = [frame[["date", "pm25"]] for frame in (stored, new_pm25) if not frame.empty]
-    combined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"date": [], "pm25": []})
+    combined = pm25_history(list(aq_groups.values()), location.key, start, new_pm25)
     aq_batches = {}
     for version in versions:
         rows = air_quality_features(combined, location.key, version=version)
@@ -123,18 +115,8 @@ def run(
         weather_features(source.fetch_weather(location, weather_start, forecast_end), location.key)
     )
 
-    # All batches are checked before any is written: a refused batch leaves nothing partial behind.
-    for fg in (weather_fg, *aq_groups.values()):
-        expectations.ensure_suite(fg)
     aq_writes = [(aq_groups[version], rows) for version, rows in aq_batches.items() if len(rows)]
-    batches = [(weather_fg, weather_rows), *aq_writes]
-    expectations.check_batches(batches)
-    # Weather first: a crash between the two inserts leaves extra weather, never labels without features.
-    weather_fg.insert(weather_rows)
-    for fg, rows in aq_writes:
-        fg.insert(rows)
-    for fg, _ in batches:
-        describe_features(fg)
+    write_checked([(weather_fg, weather_rows), *aq_writes])
     summary = {
         "location": location.key,
         "start": start.isoformat(),
@@ -145,6 +127,28 @@ def run(
         "forecast_until": forecast_end.isoformat(),
     }
     return summary
+
+
+def pm25_history(aq_groups: list[Any], location: str, start: dt.date, new_pm25: pd.DataFrame) -> pd.DataFrame:
+    """Return stored PM2.5 of the days before ``start`` that lags need, followed by the new observations."""
+    history_start = pd.Timestamp(start - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
+    stored = [location_rows(aq, location, history_start, pd.Timestamp(start, tz="UTC")) for aq in aq_groups]
+    stored = [frame[["date", "pm25"]] for frame in stored if not frame.empty]
+    stored = pd.concat(stored, ignore_index=True).drop_duplicates("date") if stored else pd.DataFrame()
+    parts = [frame[["date", "pm25"]] for frame in (stored, new_pm25) if not frame.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"date": [], "pm25": []})
+
+
+def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
+    """Validate every batch, then insert them: a refused batch leaves nothing partial behind."""
+    for fg, _ in batches:
+        expectations.ensure_suite(fg)
+    expectations.check_batches(batches)
+    # Weather comes first: a crash between inserts leaves extra weather, never labels without features.
+    for fg, rows in batches:
+        fg.insert(rows)
+    for fg, _ in batches:
+        describe_features(fg)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -104,6 +104,36 @@ def _hindcast_summary(past: pd.DataFrame, model: LoadedModel) -> tuple[int, floa
     return len(mine), mae
 
 
+def models_to_serve(
+    fs: Any, mr: Any, name: str, model_version: int | None
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Return the (role, loaded model) pairs to score, production first, and the problems met loading them."""
+    if model_version is not None:
+        return [("pinned", aliases.load_checked(fs, mr, name, model_version))], []
+    serving = aliases.load_serving(fs, mr, name)
+    served = [(aliases.PRODUCTION, serving.production)]
+    if serving.shadow is not None:
+        served.append((aliases.SHADOW, serving.shadow))
+    return served, serving.problems
+
+
+def served_summary(
+    past: pd.DataFrame, role: str, model: LoadedModel, output: tuple[Any, Any]
+) -> dict[str, Any]:
+    """Return what one served model did: its forecast, rows written and hindcast accuracy."""
+    days, mae = _hindcast_summary(past, model)
+    return {
+        "role": role,
+        "version": model.version,
+        "feature_view": f"{model.meta.feature_view_name} v{model.meta.feature_view_version}",
+        "feature_view_version": int(model.meta.feature_view_version),
+        "forecast": output[1],
+        "hindcast_days": days,
+        "hindcast_mae": mae,
+        "rows_written": len(output[0]),
+    }
+
+
 def run(settings: Settings, today: dt.date | None = None, model_version: int | None = None) -> dict[str, Any]:
     """Forecast with production (and shadow), store predictions and outcomes; return a summary.
 
@@ -124,15 +154,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
     name = settings.model_name
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    if model_version is not None:
-        served = [("pinned", aliases.load_checked(fs, mr, name, model_version))]
-        problems: list[str] = []
-    else:
-        serving = aliases.load_serving(fs, mr, name)
-        served = [(aliases.PRODUCTION, serving.production)]
-        if serving.shadow is not None:
-            served.append((aliases.SHADOW, serving.shadow))
-        problems = serving.problems
+    served, problems = models_to_serve(fs, mr, name, model_version)
 
     outputs = {}
     for role, served_model in served:
@@ -153,22 +175,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
     recorded = monitoring.record_outcomes(fs, location, name, roles, now, features_version)
 
     past = hindcast(project, location, name, features_version=features_version)
-    summaries = []
-    for role, served_model in served:
-        days, mae = _hindcast_summary(past, served_model)
-        summaries.append(
-            {
-                "role": role,
-                "version": served_model.version,
-                "feature_view": f"{served_model.meta.feature_view_name} "
-                f"v{served_model.meta.feature_view_version}",
-                "feature_view_version": int(served_model.meta.feature_view_version),
-                "forecast": outputs[role][1],
-                "hindcast_days": days,
-                "hindcast_mae": mae,
-                "rows_written": len(outputs[role][0]),
-            }
-        )
+    summaries = [served_summary(past, role, m, outputs[role]) for role, m in served]
     first = summaries[0]
     return {
         "model": name,

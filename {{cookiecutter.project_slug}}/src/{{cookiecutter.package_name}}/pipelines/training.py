@@ -30,15 +30,14 @@ from ..catalog import (
     FEATURES_VERSION,
     LABEL,
     WEATHER_VERSIONS,
-    batch_features,
     feature_groups,
     get_feature_view,
     location_rows,
     utc_today,
 )
 from ..features.air_quality import LAG_FEATURES_BY_VERSION, lag_feature_names
-from ..lifecycle import aliases, gate
-from ..model import MODEL_FILE, LoadedModel, file_hashes
+from ..lifecycle import gate, registration
+from ..model import MODEL_FILE
 from ..settings import Settings
 from ..store import connect
 
@@ -107,94 +106,64 @@ def save_plots(
     plt.close(fig)
 
 
-def score_on_own_view(
-    model: LoadedModel, location: str, start: pd.Timestamp, end: pd.Timestamp
-) -> pd.DataFrame:
-    """Return ``date`` and the model's one-day-ahead ``reference`` prediction for days in ``[start, end)``.
+def time_split(
+    air_quality: Any, location: str, test_days: int
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """Return the first labelled day, the first test day and the last labelled day (a time split).
 
-    The model reads the feature view version it was trained on, whatever the candidate's is.
+    Raises:
+        ValueError: If there are fewer than three test windows of labelled days.
     """
-    fv = model.meta.get_feature_view()
-    if fv is None:
-        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
-    batch = batch_features(fv, location, start, end)
-    if batch.empty:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[us, UTC]"), "reference": []})
-    return pd.DataFrame({"date": batch["date"], "reference": model.predict(batch).clip(min=0.0)})
-
-
-def _train_end(model: LoadedModel) -> pd.Timestamp | None:
-    """Return the first day after a model's training data (from its ``run.json``), if recorded."""
-    path = model.folder / "run.json" if model.folder is not None else None
-    if path is None or not path.exists():
-        return None
-    value = (json.loads(path.read_text()).get("data") or {}).get("train_end")
-    return pd.Timestamp(value) if value else None
-
-
-def gate_check(
-    settings: Settings, fs: Any, mr: Any, rows: pd.DataFrame, feature_version: int
-) -> dict[str, Any]:
-    """Run the training gate for a candidate's test ``rows`` (date, actual, candidate, baseline).
-
-    Returns:
-        The gate report with ``decision``: the alias the candidate gets, or None when it fails.
-        With no production model there is nothing to protect: the candidate becomes production,
-        and its comparison with the persistence baseline is reported for information.
-    """
-    name = settings.model_name
-    production = aliases.aliases(mr, name).get(aliases.PRODUCTION)
-    thresholds = {
-        "margin": settings.gate_mae_margin,
-        "slice_max_worse": settings.gate_slice_max_worse,
-        "min_slice_rows": settings.gate_min_slice_rows,
-    }
-    candidate = {"model": name, "feature_view_version": feature_version}
-    if production is None:
-        frame = rows.rename(columns={"baseline": "reference"})
-        reference = {
-            "kind": "baseline",
-            "label": "persistence baseline (tomorrow = today): no production model",
-        }
-        report = gate.evaluate(frame, candidate=candidate, reference=reference, **thresholds)
-        verdict = "would pass" if report["passed"] else "would fail"
-        report["reasons"] = [
-            f"no production model yet: the candidate becomes production (against the baseline it {verdict}):",
-            *report["reasons"],
-        ]
-        report.update(passed=True, informational=True, decision=aliases.PRODUCTION)
-        return report
-
-    label = f"production {name} v{production.version}"
-    try:
-        model = aliases.load_checked(fs, mr, name, production.version)
-        end = rows["date"].max() + pd.Timedelta(days=1)
-        scored = score_on_own_view(model, settings.location.key, rows["date"].min(), end)
-    except aliases.LOAD_ERRORS as exc:
-        reference = {"kind": "production", "version": production.version, "label": label}
-        report = gate.evaluate(
-            rows.assign(reference=np.nan), candidate=candidate, reference=reference, **thresholds
+    first, last = label_window(air_quality, location)
+    test_start = last - pd.Timedelta(days=test_days - 1)
+    if test_start - first < pd.Timedelta(days=2 * test_days):
+        raise ValueError(
+            f"only {(last - first).days + 1} days of labels: need at least {3 * test_days} "
+            f"for a {test_days}-day test window (set TEST_DAYS or backfill more)"
         )
-        report["reasons"] = [f"{label} could not be scored, so nothing shows the candidate is better: {exc}"]
-        report["decision"] = None
-        return report
-    frame = rows.drop(columns="baseline").merge(scored, on="date", how="inner")
-    # Days production was trained on would flatter it: compare on its out-of-sample days only.
-    train_end = _train_end(model)
-    in_sample = int((frame["date"] < train_end).sum()) if train_end is not None else 0
-    if train_end is not None:
-        frame = frame[frame["date"] >= train_end]
-    fv_version = int(model.meta.feature_view_version)
-    reference = {
-        "kind": "production",
-        "version": production.version,
-        "feature_view_version": fv_version,
-        "label": f"{label} on feature view v{fv_version}",
-        "in_sample_days_excluded": in_sample,
-    }
-    report = gate.evaluate(frame, candidate=candidate, reference=reference, **thresholds)
-    report["decision"] = aliases.SHADOW if report["passed"] else None
-    return report
+    return first, test_start, last
+
+
+def labelled(x: pd.DataFrame, y: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the rows whose label is observed, and their labels."""
+    ok = y[LABEL].notna().to_numpy()
+    return x[ok].reset_index(drop=True), y[ok][LABEL].to_numpy()
+
+
+def fit(x: pd.DataFrame, y: np.ndarray, features: list[str], rounds: int) -> Any:
+    """Train an XGBoost regressor on the ``features`` columns of ``x``."""
+    import xgboost as xgb
+
+    train = xgb.DMatrix(x[features].astype("float64"), label=y, feature_names=features)
+    return xgb.train(XGB_PARAMS, train, num_boost_round=rounds)
+
+
+def predict(booster: Any, x: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """Return the booster's predictions for the ``features`` columns of ``x``."""
+    import xgboost as xgb
+
+    return booster.predict(xgb.DMatrix(x[features].astype("float64"), feature_names=features))
+
+
+def evaluate(x: pd.DataFrame, y: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, float], pd.DataFrame]:
+    """Return the model's and the persistence baseline's metrics, and the test rows the gate judges.
+
+    Both are scored on the days where yesterday's value is known (persistence: tomorrow = today).
+    """
+    known = x["pm25_lag_1"].notna().to_numpy()
+    baseline = x["pm25_lag_1"].to_numpy()[known]
+    metrics = regression_metrics(y[known], predicted[known])
+    metrics.update({f"baseline_{k}": v for k, v in regression_metrics(y[known], baseline).items()})
+    rows = pd.DataFrame(
+        {
+            "location": x["location"].to_numpy()[known],
+            "date": x["date"].to_numpy()[known],
+            "actual": y[known],
+            "candidate": np.clip(predicted[known], 0.0, None),
+            "baseline": baseline,
+        }
+    )
+    return metrics, rows
 
 
 def run(
@@ -211,21 +180,15 @@ def run(
         feature_version: The feature view version to train on (1, or 2 with ``pm25_roll_max_7``).
         boost_rounds: XGBoost boosting rounds.
     """
-    import xgboost as xgb
-
     lag_feature_names(feature_version)  # an unknown version fails here, before anything is written
-    today = today or utc_today()
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     _, air_quality = feature_groups(fs, feature_version)
-    first, last = label_window(air_quality, settings.location.key)
+    location = settings.location.key
+    first, test_start, last = time_split(air_quality, location, settings.test_days)
+
+    # Point-in-time correct training data from the feature view, split by time.
     fv = get_feature_view(fs, feature_version)
-    test_start = last - pd.Timedelta(days=settings.test_days - 1)
-    if test_start - first < pd.Timedelta(days=2 * settings.test_days):
-        raise ValueError(
-            f"only {(last - first).days + 1} days of labels: need at least {3 * settings.test_days} "
-            f"for a {settings.test_days}-day test window (set TEST_DAYS or backfill more)"
-        )
     td_version, _ = fv.create_train_test_split(
         train_start=first,
         train_end=test_start,
@@ -234,110 +197,33 @@ def run(
         description=f"train until {test_start.date()}, test {test_start.date()}..{last.date()}",
     )
     x_train, x_test, y_train, y_test = fv.get_train_test_split(td_version, event_time=True, primary_key=True)
-    train_ok, test_ok = y_train[LABEL].notna().to_numpy(), y_test[LABEL].notna().to_numpy()
-    x_train, y_train = x_train[train_ok], y_train[train_ok][LABEL].to_numpy()
-    x_test, y_test = x_test[test_ok], y_test[test_ok][LABEL].to_numpy()
-    feature_names = [c for c in x_train.columns if c not in ("location", "date")]
+    (x_train, y_train), (x_test, y_test) = labelled(x_train, y_train), labelled(x_test, y_test)
+    features = [c for c in x_train.columns if c not in ("location", "date")]
 
-    train = xgb.DMatrix(x_train[feature_names].astype("float64"), label=y_train, feature_names=feature_names)
-    booster = xgb.train(XGB_PARAMS, train, num_boost_round=boost_rounds)
-    predicted = booster.predict(
-        xgb.DMatrix(x_test[feature_names].astype("float64"), feature_names=feature_names)
+    booster = fit(x_train, y_train, features, boost_rounds)
+    predicted = predict(booster, x_test, features)
+    metrics, test_rows = evaluate(x_test, y_test, predicted)
+    metrics.update(train_rows=float(len(y_train)), test_rows=float(len(test_rows)))
+    test_rows = test_rows[test_rows["location"] == location].drop(columns="location")
+
+    report = registration.judge_candidate(settings, fs, mr, test_rows, int(fv.version))
+    window = {"train_start": first, "train_end": test_start, "test_start": test_start, "test_end": last}
+    run_info = run_record(
+        settings, fv, td_version, feature_version, window, features, boost_rounds, metrics, report
     )
-
-    # Persistence (tomorrow = today) on the rows where yesterday's value is known, and the model on them.
-    known = x_test["pm25_lag_1"].notna().to_numpy()
-    metrics = regression_metrics(y_test[known], predicted[known])
-    baseline = regression_metrics(y_test[known], x_test["pm25_lag_1"].to_numpy()[known])
-    metrics.update({f"baseline_{k}": v for k, v in baseline.items()})
-    metrics.update(train_rows=float(len(y_train)), test_rows=float(known.sum()))
-
-    test_rows = pd.DataFrame(
-        {
-            "date": x_test["date"].to_numpy()[known],
-            "actual": y_test[known],
-            "candidate": np.clip(predicted[known], 0.0, None),
-            "baseline": x_test["pm25_lag_1"].to_numpy()[known],
-        }
-    )
-    if "location" in x_test.columns:
-        test_rows = test_rows[x_test["location"].to_numpy()[known] == settings.location.key]
-    report = gate_check(settings, fs, mr, test_rows, int(fv.version))
-    params = {**XGB_PARAMS, "num_boost_round": boost_rounds}
-    run_info = {
-        "model": settings.model_name,
-        "location": settings.location.key,
-        "feature_view": {"name": fv.name, "version": int(fv.version)},
-        "training_dataset_version": td_version,
-        "data": {
-            "feature_groups": {
-                "weather": WEATHER_VERSIONS.get(feature_version, feature_version),
-                "air_quality": feature_version,
-            },
-            "train_start": first.isoformat(),
-            "train_end": test_start.isoformat(),  # exclusive: the first test day
-            "test_start": test_start.isoformat(),
-            "test_end": last.isoformat(),  # inclusive: the last day with a label
-            "train_rows": len(y_train),
-            "test_rows": int(known.sum()),
-        },
-        "features": feature_names,
-        "params": params,
-        "metrics": metrics,
-        "gate": {
-            "passed": report["passed"],
-            "decision": report["decision"],
-            "reference": report["reference"].get("label"),
-        },
-        "plots": ["hindcast.png", "feature_importance.png"],
-    }
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        booster.save_model(folder / MODEL_FILE)  # XGBoost's own JSON format: no pickle
-        (folder / "features.json").write_text(json.dumps(feature_names))
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        (folder / "params.json").write_text(json.dumps(params, indent=2))
-        (folder / "run.json").write_text(json.dumps(gate.jsonable(run_info), indent=2, sort_keys=True))
-        gate.write_report(report, folder)
-        save_plots(folder, x_test["date"], y_test, predicted, booster)
-        hashes = file_hashes(folder)
-        registered = mr.python.create_model(
-            name=settings.model_name,
-            metrics=metrics,
-            description=f"XGBoost PM2.5 regressor for {settings.location.name}",
-            input_example=x_train[feature_names].head(1),
-            feature_view=fv,
-            training_dataset_version=td_version,
-        )
-        registered.save(str(folder))
-    version = int(registered.version)
-    by = "training pipeline"
-    aliases.record_event(
-        fs,
-        settings.model_name,
-        "registered",
-        version,
-        by=by,
-        reason=f"trained on {fv.name} v{fv.version}, training dataset v{td_version}",
-        detail={
-            "sha256": hashes,
-            "feature_view_version": int(fv.version),
+        save_artifacts(folder, booster, run_info, report, (x_test["date"], y_test, predicted))
+        model_args = {
+            "name": settings.model_name,
+            "metrics": metrics,
+            "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
+            "input_example": x_train[features].head(1),
+            "feature_view": fv,
             "training_dataset_version": td_version,
-        },
-    )
-    report["candidate"]["version"] = version
-    # The full table is printed by main() (format_metrics); the log keeps the verdict for schedulers' logs.
-    log.info("training gate for %s v%s: %s", settings.model_name, version, report["decision"])
-    verdict = "; ".join(report["reasons"])
-    move = {aliases.PRODUCTION: aliases.promote, aliases.SHADOW: aliases.set_shadow}
-    if report["decision"] in move:
-        reason = f"training gate passed: {verdict}"
-        move[report["decision"]](fs, mr, settings.model_name, version, by=by, reason=reason, today=today)
-    else:
-        aliases.record_event(
-            fs, settings.model_name, "gate_failed", version, by=by, reason=f"training gate failed: {verdict}"
-        )
+        }
+        version = registration.register(fs, mr, folder, model_args, report)
+    registration.apply_decision(fs, mr, settings.model_name, version, report, today or utc_today())
     return {
         "model": settings.model_name,
         "version": version,
@@ -348,6 +234,57 @@ def run(
         "gate": report,
         "alias": report["decision"],
     }
+
+
+def run_record(
+    settings: Settings,
+    fv: Any,
+    td_version: int,
+    feature_version: int,
+    window: dict[str, pd.Timestamp],
+    features: list[str],
+    boost_rounds: int,
+    metrics: dict[str, float],
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """Return ``run.json``: parameters, data versions, time windows, metrics and the gate's verdict."""
+    return {
+        "model": settings.model_name,
+        "location": settings.location.key,
+        "feature_view": {"name": fv.name, "version": int(fv.version)},
+        "training_dataset_version": td_version,
+        "data": {
+            "feature_groups": {
+                "weather": WEATHER_VERSIONS.get(feature_version, feature_version),
+                "air_quality": feature_version,
+            },
+            **{key: day.isoformat() for key, day in window.items()},  # train_end is exclusive, test_end not
+            "train_rows": int(metrics["train_rows"]),
+            "test_rows": int(metrics["test_rows"]),
+        },
+        "features": features,
+        "params": {**XGB_PARAMS, "num_boost_round": boost_rounds},
+        "metrics": metrics,
+        "gate": {
+            "passed": report["passed"],
+            "decision": report["decision"],
+            "reference": report["reference"].get("label"),
+        },
+        "plots": ["hindcast.png", "feature_importance.png"],
+    }
+
+
+def save_artifacts(
+    folder: Path, booster: Any, run_info: dict[str, Any], report: dict[str, Any], test: tuple[Any, Any, Any]
+) -> None:
+    """Write the model (XGBoost's own JSON: no pickle), its metadata, the gate report and the plots."""
+    booster.save_model(folder / MODEL_FILE)
+    (folder / "features.json").write_text(json.dumps(run_info["features"]))
+    (folder / "metrics.json").write_text(json.dumps(gate.jsonable(run_info["metrics"]), indent=2))
+    (folder / "params.json").write_text(json.dumps(run_info["params"], indent=2))
+    (folder / "run.json").write_text(json.dumps(gate.jsonable(run_info), indent=2, sort_keys=True))
+    gate.write_report(report, folder)
+    save_plots(folder, *test, booster)
 
 
 def format_metrics(summary: dict[str, Any]) -> str:
