@@ -12,6 +12,7 @@ from .features import expectations
 from .features.air_quality import (
     lag_feature_names,
 )
+from .store.protocols import FeatureGroup, FeatureStore, FeatureView
 
 WEATHER_FG = "weather"
 
@@ -59,7 +60,7 @@ def parse_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
 
-def feature_groups(fs: Any, version: int = FEATURES_VERSION) -> tuple[Any, Any]:
+def feature_groups(fs: FeatureStore, version: int = FEATURES_VERSION) -> tuple[FeatureGroup, FeatureGroup]:
     """Return the weather and air-quality feature groups, creating them with their suites on first use.
 
     ``version`` is the feature version: ``air_quality`` v``version`` and the weather version it
@@ -105,7 +106,7 @@ FEATURE_DESCRIPTIONS = {
 }
 
 
-def describe_features(fg: Any) -> None:
+def describe_features(fg: FeatureGroup) -> None:
     """Set each feature's description where it differs; the same call on both backends."""
     for feature in fg.features:
         wanted = FEATURE_DESCRIPTIONS.get(feature.name)
@@ -113,7 +114,7 @@ def describe_features(fg: Any) -> None:
             fg.update_feature_description(feature.name, wanted)
 
 
-def predictions_group(fs: Any) -> Any:
+def predictions_group(fs: FeatureStore) -> FeatureGroup:
     """Return the predictions feature group, creating it on first use."""
     return fs.get_or_create_feature_group(
         name=PREDICTIONS_FG,
@@ -126,7 +127,7 @@ def predictions_group(fs: Any) -> Any:
     )
 
 
-def location_rows(fg: Any, location: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+def location_rows(fg: FeatureGroup, location: str, start: Any = None, end: Any = None) -> pd.DataFrame:
     """Return a feature group's rows for one location, optionally in ``[start, end)``, by date."""
     try:
         condition = fg.location == location
@@ -140,7 +141,7 @@ def location_rows(fg: Any, location: str, start: Any = None, end: Any = None) ->
     return df.sort_values("date", ignore_index=True) if not df.empty else df
 
 
-def get_feature_view(fs: Any, version: int = FEATURES_VERSION) -> Any:
+def get_feature_view(fs: FeatureStore, version: int = FEATURES_VERSION) -> FeatureView:
     """Return the feature view joining the PM2.5 label and lags to the weather, creating it once."""
     weather, air_quality = feature_groups(fs, version)
     lags = lag_feature_names(version)
@@ -154,7 +155,7 @@ def get_feature_view(fs: Any, version: int = FEATURES_VERSION) -> Any:
     )
 
 
-def batch_features(fv: Any, location: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def batch_features(fv: FeatureView, location: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Return the feature view's batch data for one location in ``[start, end)``."""
     batch = fv.get_batch_data(start_time=start, end_time=end, primary_key=True, event_time=True)
     batch = batch[batch["location"] == location]

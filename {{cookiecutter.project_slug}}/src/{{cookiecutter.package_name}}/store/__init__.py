@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .protocols import Project
 
 
-def connect(settings: Settings | None = None) -> Any:
+def connect(settings: Settings | None = None) -> Project:
     """Connect to the configured backend and return its project.
 
     Args:
