@@ -33,7 +33,7 @@ NOW := $(PYTHON) -c 'import time; print(time.time())'
 # $(call timed,<label>,<command>): run <command>, then print "demo: <label> took N.N s".
 timed = t0=$$($(NOW)); $(2); echo "demo: $(1) took $$($(PYTHON) -c "import time; print(f'{time.time() - $$t0:.1f}')") s"
 
-.PHONY: help install test conformance lint demo bake clean distclean
+.PHONY: help install test conformance space-check lint demo bake clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,11 +52,12 @@ $(VENV)/.installed: requirements-dev.txt $(wildcard $(TEMPLATE)/pyproject.toml)
 	touch $@; \
 	echo "demo: install took $$($(PYTHON) -c "import time; print(round(time.time() - $$t0))") s"
 
-test: $(VENV)/.installed ## Lint the template repo, run its tests (hooks + bakes), then the SDK conformance test
+test: $(VENV)/.installed ## Lint the template repo, run its tests (hooks + bakes), the SDK conformance test, the Space build
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest -q
 	@$(MAKE) conformance
+	@$(MAKE) space-check
 
 $(HW_VENV)/.installed: $(VENV)/.installed
 	$(PYTHON) -m venv $(HW_VENV)
@@ -69,6 +70,14 @@ conformance: $(HW_VENV)/.installed ## Check every Hopsworks call and the local s
 	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py \
 	  tests/reliability/test_validation.py::test_suites_convert_to_hsfs_expectation_suites \
 	  tests/reliability/test_validation.py::test_great_expectations_agrees_with_the_local_evaluator
+
+# The demo project's Space, built as Spaces builds it: the `space` command lays out the folder, pip's
+# resolver (dry run, package index) resolves requirements.txt + gradio[oauth,mcp]==sdk_version + Spaces'
+# additions, and app.py starts from a fresh venv of requirements.txt alone (no key: the demo).
+space-check: $(VENV)/.installed ## Resolve the demo Space's install, start its app.py from a fresh venv, time the forecast
+	@$(COOKIECUTTER) -o $(DEMO_DIR)
+	$(BIN)/python tests/space_build.py --cli '$(BIN)/air-quality-forecast' --project '$(DEMO_PROJECT)' \
+	  --work build/space-check
 
 lint: $(VENV)/.installed ## Lint the template repo
 	$(BIN)/python -m ruff check .

@@ -84,6 +84,7 @@ BASE_FILES = {
     "src/{package}/ops/freshness.py",
     "src/{package}/ops/redaction.py",
     "src/{package}/ops/secrets.py",
+    "src/{package}/ops/space.py",
     "src/{package}/pipelines/__init__.py",
     "src/{package}/pipelines/feature.py",
     "src/{package}/pipelines/inference.py",
@@ -121,6 +122,7 @@ BASE_FILES = {
     "tests/test_protocols.py",
     "tests/test_secrets.py",
     "tests/test_sources.py",
+    "tests/test_space.py",
     "tests/test_workflows.py",
     "zizmor.yml",
 }

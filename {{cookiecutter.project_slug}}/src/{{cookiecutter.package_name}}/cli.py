@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 
 from .lifecycle import commands
-from .ops import forget, freshness, redaction, secrets
+from .ops import forget, freshness, redaction, secrets, space
 from .pipelines import feature, inference, training
 
 Main = Callable[[list[str]], int | None]
@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[Main, str]] = {
     "monitor": (commands.monitor_main, "hindcast accuracy per model version and feature drift (PSI)"),
     "check": (freshness.main, "fail when observations, predictions or the model are older than allowed"),
     "secrets": (secrets.main, "store HOPSWORKS_API_KEY in Modal, GitHub and the HuggingFace Space"),
+    "space": (space.main, "publish the UI as a HuggingFace Space (dry run; --push to publish)"),
     "forget": (forget.main, "delete a location everywhere it is stored (--purge-history: also from history)"),
 }
 
