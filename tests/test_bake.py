@@ -310,9 +310,8 @@ def test_ruff_format(baked: Baked) -> None:
     assert code == 0, output
 
 
-def test_baked_project_test_suite(baked: Baked, tmp_path: Path) -> None:
-    """The generated project's own tests pass, offline, against a throwaway store."""
-    env = {
+def _suite_env(baked: Baked, tmp_path: Path) -> dict[str, str]:
+    return {
         **os.environ,
         **OFFLINE_ENV,
         # The bake's own package and twin, not the copies installed in the test venv.
@@ -322,10 +321,31 @@ def test_baked_project_test_suite(baked: Baked, tmp_path: Path) -> None:
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(tmp_path / "matplotlib"),
     }
+
+
+def test_baked_project_test_suite(baked: Baked, tmp_path: Path) -> None:
+    """The generated project's own tests pass, offline, against a throwaway store: all of them.
+
+    ``-m ''`` lifts the project's default ``-m 'not heavy'``: the reliability tests and the
+    browser test run here (the browser test must find Chromium: REQUIRE_BROWSER=1).
+    """
     code, output = run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", ""],
         cwd=baked.path,
-        env=env,
+        env={**_suite_env(baked, tmp_path), "REQUIRE_BROWSER": "1"},
         timeout=1800,
     )
     assert code == 0, f"pytest in the baked project exited {code}:\n{tail(output)}"
+
+
+def test_baked_store_test_suite(baked: Baked, tmp_path: Path) -> None:
+    """The embedded store's own tests (properties, concurrency, parity) pass, heavy ones included."""
+    if baked.variant is not VARIANTS[0]:
+        pytest.skip("local-hopsworks is the same in every bake: its suite runs for the first variant")
+    code, output = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", ""],
+        cwd=baked.path / "local-hopsworks",
+        env=_suite_env(baked, tmp_path),
+        timeout=1800,
+    )
+    assert code == 0, f"pytest in local-hopsworks exited {code}:\n{tail(output)}"

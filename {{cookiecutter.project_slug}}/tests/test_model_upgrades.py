@@ -60,6 +60,7 @@ def one_day(settings: Settings, day: dt.date) -> tuple[dict, dict]:
     return features, inference.run(settings, today=day)
 
 
+@pytest.mark.heavy  # the whole worked example of the README: several trainings
 def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "store")
     fs, mr = registry(settings)
@@ -147,6 +148,7 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     assert events.loc[events["event"] == "rollback", "actor"].iloc[0] == "oncall"
 
 
+@pytest.mark.heavy  # a reliability test: two trainings and a tampered model file
 def test_tampered_model_is_a_clear_error_and_the_previous_version_keeps_serving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

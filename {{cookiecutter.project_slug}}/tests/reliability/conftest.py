@@ -1,4 +1,8 @@
-"""Fixtures of the reliability tests: one store with two locations and a model, built once per run."""
+"""Fixtures of the reliability tests: one store with two locations and a model, built once per run.
+
+Every test in this folder is marked ``heavy``: the default ``pytest`` skips them (see
+``[tool.pytest.ini_options]``), ``pytest -m heavy`` runs them, ``make test`` and CI run everything.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,16 @@ from support import OTHER, TODAY, FakeOpenMeteo, location_settings, serve_fake_o
 
 from {{ cookiecutter.package_name }}.pipelines import feature, inference, training
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m filter reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder ``heavy``."""
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.heavy)
 
 
 @pytest.fixture(scope="session")
