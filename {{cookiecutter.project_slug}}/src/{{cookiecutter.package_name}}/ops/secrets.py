@@ -1,9 +1,20 @@
-"""``secrets``: put HOPSWORKS_API_KEY where the scheduled runs and the UI need it.
+"""``secrets``: put the Hopsworks settings where the scheduled runs and the UI read them.
 
-Stores the key in Modal (secret ``hopsworks``), in GitHub Actions (repository secret) and in
-the HuggingFace Space (Space secret), each only when its tool is installed and logged in.
-The key travels on standard input or through an API call: it is never an argument of a
-command (process lists show those), never printed and never written to a file.
+Three targets, each independent: a failing one is reported and the others are still done,
+and the exit status is 0 only when every requested target succeeded.
+
+- ``modal``: the Modal secret ``hopsworks`` (HOPSWORKS_API_KEY, plus HOPSWORKS_PROJECT and
+  HOPSWORKS_HOST when set), created or updated with Modal's Python SDK. deploy.py attaches it
+  to every function, so each setting reaches the containers.
+- ``github``: the repository secret HOPSWORKS_API_KEY (``gh secret set``, value on stdin) and
+  the repository variables HOPSWORKS_PROJECT and HOPSWORKS_HOST (``gh api``, JSON on stdin),
+  which pipelines.yml reads as ``vars.*``. ``gh api`` because ``gh variable`` is missing from
+  gh before 2.31 (Debian 12 ships 2.23).
+- ``space``: the Space secret and variables, through huggingface_hub.
+
+Without ``--target`` the targets are this project's scheduler and, with ``--space``, the Space.
+The key travels on standard input or in an API request body: never as a command argument
+(process lists show those), never printed, never in a file.
 """
 
 from __future__ import annotations
@@ -17,137 +28,184 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+
+from .redaction import redact
 
 MODAL_SECRET = "hopsworks"  # noqa: S105 - the secret's name, not a value
+SCHEDULER = "{{ cookiecutter.scheduler }}"  # where this project's pipelines run on a schedule
+TARGETS = ("modal", "github", "space")
+SCHEDULER_TARGET = {"modal": "modal", "github-actions": "github"}
+GH_TIMEOUT_S = 120
 
 
-@dataclass
-class Step:
-    """One place to store the key: a command fed on stdin, or a Python call."""
-
-    target: str
-    argv: list[str] | None = None
-    stdin: str | None = None
-    call: Callable[[], None] | None = None
-    skipped: str | None = None
-
-    def describe(self) -> str:
-        """Return a line safe to print: the command or call, never the key."""
-        if self.skipped:
-            return f"{self.target}: skipped ({self.skipped})"
-        if self.argv is not None:
-            return f"{self.target}: {' '.join(self.argv)}  (key on stdin)"
-        return f"{self.target}: API call (key in the request body)"
+class TargetError(Exception):
+    """One target could not be updated; the message says why and is safe to print."""
 
 
-def _logged_in(argv: list[str]) -> bool:
+@dataclass(frozen=True)
+class Values:
+    """What goes to each target: the key, and the project and host when they are set."""
+
+    key: str
+    project: str | None = None
+    host: str | None = None
+
+    def variables(self) -> dict[str, str]:
+        """Return the settings that are not secret, leaving out the unset (or empty) ones."""
+        pairs = {"HOPSWORKS_PROJECT": self.project, "HOPSWORKS_HOST": self.host}
+        return {name: value for name, value in pairs.items() if value}
+
+    def everything(self) -> dict[str, str]:
+        """Return the key and the set variables, as one secret holds them."""
+        return {"HOPSWORKS_API_KEY": self.key, **self.variables()}
+
+
+def to_modal(values: Values, dry_run: bool = False) -> str:
+    """Create the Modal secret, or update its keys when it exists; return what was stored."""
     try:
-        # argv is one of our fixed login checks (gh auth status), never user input.
-        return subprocess.run(argv, capture_output=True, check=False, timeout=30).returncode == 0  # noqa: S603
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        import modal
+    except ImportError as exc:
+        raise TargetError("the modal SDK is not installed (pip install -e '.[modal]')") from exc
+    env = values.everything()
+    names = ", ".join(env)
+    if dry_run:
+        return f"would create or update the Modal secret {MODAL_SECRET!r} with {names}"
+    try:
+        # create() leaves an existing secret as it is; update() then sets every key we hold.
+        modal.Secret.objects.create(MODAL_SECRET, env, allow_existing=True)
+        modal.Secret.from_name(MODAL_SECRET).update(env)
+    except modal.exception.AuthError as exc:
+        raise TargetError(f"not logged in to Modal (run: modal token new): {exc}") from exc
+    return f"Modal secret {MODAL_SECRET!r} holds {names}"
 
 
-def modal_step(values: dict[str, str], which: Callable[[str], str | None] = shutil.which) -> Step:
-    """Return the Modal step: ``modal secret create hopsworks --from-json /dev/stdin --force``."""
-    if which("modal") is None:
-        return Step("modal", skipped="the modal CLI is not installed (pip install -e '.[modal]')")
-    logged_in = bool(os.environ.get("MODAL_TOKEN_ID")) or (Path.home() / ".modal.toml").exists()
-    if not logged_in:
-        return Step("modal", skipped="not logged in (run: modal token new)")
-    argv = ["modal", "secret", "create", MODAL_SECRET, "--from-json", "/dev/stdin", "--force"]
-    return Step("modal", argv=argv, stdin=json.dumps(values))
+def _gh(gh: str, args: list[str], stdin: str) -> subprocess.CompletedProcess:
+    # gh is the executable found on PATH and args are fixed words of ours: no user input.
+    return subprocess.run(  # noqa: S603
+        [gh, *args], input=stdin, text=True, capture_output=True, check=False, timeout=GH_TIMEOUT_S
+    )
 
 
-def github_step(
-    key: str,
-    repo: str | None,
-    which: Callable[[str], str | None] = shutil.which,
-    logged_in: Callable = _logged_in,
-) -> Step:
-    """Return the GitHub step: ``gh secret set HOPSWORKS_API_KEY`` reading the value from stdin."""
-    if which("gh") is None:
-        return Step("github", skipped="the gh CLI is not installed")
-    if not logged_in(["gh", "auth", "status"]):
-        return Step("github", skipped="not logged in (run: gh auth login)")
-    argv = ["gh", "secret", "set", "HOPSWORKS_API_KEY", *(["--repo", repo] if repo else [])]
-    return Step("github", argv=argv, stdin=key)
+def _gh_failure(args: list[str], proc: subprocess.CompletedProcess, secret: str) -> TargetError:
+    last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+    return TargetError(f"'gh {' '.join(args[:3])}' exited {proc.returncode}: {redact(last, [secret])}")
 
 
-def space_step(key: str, space: str | None) -> Step:
-    """Return the HuggingFace step: a Space secret and the STORE_BACKEND variable, via huggingface_hub."""
+def _set_variable(gh: str, repo: str | None, name: str, value: str, secret: str) -> None:
+    """Update a repository variable, or create it when GitHub has none of that name."""
+    base = f"repos/{repo or '{owner}/{repo}'}/actions/variables"
+    body = json.dumps({"name": name, "value": value})
+    update = ["api", "--method", "PATCH", f"{base}/{name}", "--input", "-"]
+    proc = _gh(gh, update, body)
+    if proc.returncode != 0 and "HTTP 404" in proc.stderr:
+        create = ["api", "--method", "POST", base, "--input", "-"]
+        proc = _gh(gh, create, body)
+    if proc.returncode != 0:
+        raise _gh_failure(update, proc, secret)
+
+
+def to_github(values: Values, repo: str | None = None, dry_run: bool = False) -> str:
+    """Set the repository secret and variables with the gh CLI; return what was stored."""
+    gh = shutil.which("gh")
+    if gh is None:
+        raise TargetError("the gh CLI is not installed (https://cli.github.com), then: gh auth login")
+    variables = values.variables()
+    stored = "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
+    where = repo or "the current repository"
+    if dry_run:
+        return f"would set in {where}: {stored} (values on stdin)"
+    args = ["secret", "set", "HOPSWORKS_API_KEY", *(["--repo", repo] if repo else [])]
+    proc = _gh(gh, args, values.key)
+    if proc.returncode != 0:
+        raise _gh_failure(args, proc, values.key)
+    for name, value in variables.items():
+        _set_variable(gh, repo, name, value, values.key)
+    return f"{where}: {stored}"
+
+
+def to_space(values: Values, space: str | None, dry_run: bool = False) -> str:
+    """Set the Space secret and variables (the backend too) with huggingface_hub."""
     if not space:
-        return Step("huggingface", skipped="no Space given (--space USER/NAME or HF_SPACE)")
+        raise TargetError("no Space given (--space USER/NAME or HF_SPACE)")
+    variables = {"STORE_BACKEND": "hopsworks", **values.variables()}
+    stored = "secret HOPSWORKS_API_KEY, variables " + ", ".join(variables)
+    if dry_run:
+        return f"would set in Space {space}: {stored}"
     try:
         from huggingface_hub import HfApi
-    except ImportError:
-        return Step("huggingface", skipped="huggingface_hub is not installed")
+    except ImportError as exc:
+        raise TargetError("huggingface_hub is not installed") from exc
     api = HfApi()
-
-    def store() -> None:
-        api.add_space_secret(space, "HOPSWORKS_API_KEY", key)
-        api.add_space_variable(space, "STORE_BACKEND", "hopsworks")
-
-    return Step("huggingface", call=store)
+    api.add_space_secret(space, "HOPSWORKS_API_KEY", values.key)
+    for name, value in variables.items():
+        api.add_space_variable(space, name, value)
+    return f"Space {space}: {stored}"
 
 
-def plan(key: str, project: str | None, repo: str | None, space: str | None) -> list[Step]:
-    """Return every step, available or skipped, in order."""
-    values = {"HOPSWORKS_API_KEY": key, **({"HOPSWORKS_PROJECT": project} if project else {})}
-    return [modal_step(values), github_step(key, repo), space_step(key, space)]
+def run_targets(
+    targets: list[str], values: Values, repo: str | None, space: str | None, dry_run: bool = False
+) -> list[tuple[str, bool, str]]:
+    """Update each target in turn; return (target, succeeded, line safe to print) for each."""
+    actions: dict[str, Callable[[], str]] = {
+        "modal": lambda: to_modal(values, dry_run),
+        "github": lambda: to_github(values, repo, dry_run),
+        "space": lambda: to_space(values, space, dry_run),
+    }
+    outcomes = []
+    for target in targets:
+        try:
+            outcomes.append((target, True, actions[target]()))
+        except Exception as exc:  # any failure of one target must not stop the others
+            message = str(exc) if isinstance(exc, TargetError) else f"{type(exc).__name__}: {exc}"
+            outcomes.append((target, False, f"FAILED: {redact(message, [values.key])}"))
+    return outcomes
 
 
-def run_steps(steps: list[Step], dry_run: bool = False, runner: Callable = subprocess.run) -> list[str]:
-    """Carry out the steps (or only describe them); return one safe line per step."""
-    lines = []
-    for step in steps:
-        lines.append(step.describe())
-        if dry_run or step.skipped:
-            continue
-        if step.argv is not None:
-            result = runner(step.argv, input=step.stdin, text=True, capture_output=True, check=False)
-            if result.returncode != 0:
-                # The tools' own messages are not shown: they could echo what they were given.
-                raise RuntimeError(
-                    f"{step.target}: '{' '.join(step.argv)}' failed with status {result.returncode}"
-                )
-        elif step.call is not None:
-            step.call()
-        lines[-1] = f"{step.target}: stored"
-    return lines
+def read_values(prompt: Callable[[str], str] = getpass.getpass) -> Values:
+    """Return the key (asked for on a terminal when unset), project and host from the settings."""
+    from ..settings import Settings
 
-
-def read_key(environ: dict[str, str] | None = None, prompt: Callable[[str], str] = getpass.getpass) -> str:
-    """Return HOPSWORKS_API_KEY from the environment, or ask for it when a terminal is attached."""
-    environ = dict(os.environ) if environ is None else environ
-    key = environ.get("HOPSWORKS_API_KEY", "").strip()
-    if key:
-        return key
-    if not sys.stdin.isatty():
-        raise RuntimeError("HOPSWORKS_API_KEY is not set and there is no terminal to ask for it")
-    key = prompt("HOPSWORKS_API_KEY (not shown): ").strip()
+    settings = Settings()
+    key = settings.hopsworks_api_key.get_secret_value().strip() if settings.hopsworks_api_key else ""
+    if not key:
+        if not sys.stdin.isatty():
+            raise RuntimeError("HOPSWORKS_API_KEY is not set and there is no terminal to ask for it")
+        key = prompt("HOPSWORKS_API_KEY (not shown): ").strip()
     if not key:
         raise RuntimeError("no key given")
-    return key
+    return Values(key, settings.hopsworks_project or None, settings.hopsworks_host or None)
+
+
+def default_targets(space: str | None) -> list[str]:
+    """Return this project's scheduler, and the Space when one is named."""
+    return [SCHEDULER_TARGET[SCHEDULER], *(["space"] if space else [])]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the secrets command."""
     parser = argparse.ArgumentParser(
-        prog="secrets", description="Store HOPSWORKS_API_KEY in Modal, GitHub and the HuggingFace Space."
+        prog="secrets",
+        description="Store HOPSWORKS_API_KEY (and HOPSWORKS_PROJECT, HOPSWORKS_HOST) in Modal, GitHub "
+        "and the HuggingFace Space.",
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        choices=TARGETS,
+        help="where to store them (repeatable; default: this project's scheduler, and the Space if given)",
     )
     parser.add_argument("--repo", help="GitHub repository OWNER/NAME (default: the current one)")
-    parser.add_argument("--space", default=os.environ.get("HF_SPACE"), help="HuggingFace Space USER/NAME")
+    parser.add_argument("--space", default=os.environ.get("HF_SPACE") or None, help="Space USER/NAME")
     parser.add_argument("--dry-run", action="store_true", help="print what would be done, store nothing")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Store the key everywhere available and print one line per target."""
+    """Store the settings in every requested target; print one line each; 1 if any failed."""
     args = build_parser().parse_args(argv)
-    key = read_key()
-    steps = plan(key, os.environ.get("HOPSWORKS_PROJECT"), args.repo, args.space)
-    for line in run_steps(steps, dry_run=args.dry_run):
-        print(line)
-    return 0
+    values = read_values()
+    targets = list(dict.fromkeys(args.target or default_targets(args.space)))
+    outcomes = run_targets(targets, values, args.repo, args.space, dry_run=args.dry_run)
+    for target, _, line in outcomes:
+        print(f"{target}: {line}")
+    return 0 if all(ok for _, ok, _ in outcomes) else 1
