@@ -124,6 +124,16 @@ def _package_rule(value: str) -> str | None:
     return None
 
 
+def location_key(name: str) -> str:
+    """Return the store key the generated project builds from a location name ('Zürich' -> 'zurich').
+
+    The same rule as ``location_key`` in the project's settings.py: accents dropped (NFKD),
+    ASCII letters and digits kept, anything else a '_'. '' when no Latin letter or digit is left.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+
+
 def _coordinate_rule(value: object, limit: int) -> str | None:
     rule = f"must be a decimal number between -{limit} and {limit}"
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -170,8 +180,11 @@ def validate(answers: dict, raw: dict | None = None) -> list[str]:
         rule = _text_rule(value)
         if rule is None and field in REQUIRED_TEXT_FIELDS and not value.strip():
             rule = "must not be empty"
-        if rule is None and field == "location_name" and not any(ch.isalnum() for ch in value):
-            rule = "must contain a letter or digit"
+        if rule is None and field == "location_name" and not location_key(value):
+            rule = (
+                "must contain a Latin letter or digit: the project keys its data by them "
+                "('Zürich' -> 'zurich'); write the name in Latin script, e.g. 'Beijing' for '北京'"
+            )
         if rule is None and field == "author_email" and not EMAIL_RE.match(value):
             rule = "must look like an e-mail address (name@domain.tld)"
         if rule is not None:

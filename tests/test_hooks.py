@@ -109,7 +109,9 @@ def test_choices_match_cookiecutter_json() -> None:
         ("author_email", "you@example.com\n", "must not contain newlines or control characters"),
         ("author_email", "not-an-email", "must look like an e-mail address"),
         ("location_name", "", "must not be empty"),
-        ("location_name", "--", "must contain a letter or digit"),
+        ("location_name", "--", "must contain a Latin letter or digit"),
+        ("location_name", "北京", "must contain a Latin letter or digit"),
+        ("location_name", "Москва", "must contain a Latin letter or digit"),
         ("location_name", "Oslo\n", "must not contain newlines or control characters"),
         ("location_name", "{% raw %}", "must not contain template syntax"),
         ("latitude", "", "must be a decimal number between -90 and 90"),
@@ -161,6 +163,19 @@ def test_each_rule_refuses(defaults: dict, field: str, value: object, rule: str)
 )
 def test_good_values_pass(defaults: dict, field: str, value: object) -> None:
     assert problems_for(defaults, **{field: value}) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Zürich", "zurich"),
+        ("São Paulo", "sao_paulo"),
+        ("Val d'Isère", "val_d_isere"),
+        ("Kraków 2", "krakow_2"),
+    ],
+)
+def test_location_key_transliterates_accents(name: str, key: str) -> None:
+    assert pre.location_key(name) == key
 
 
 def test_missing_answers_are_reported_not_raised() -> None:
@@ -354,8 +369,12 @@ def run_cookiecutter(
             "project_name={{ 7*7 }}",
             "ERROR: project_name: must be plain text, not a template expression (got '{{ 7*7 }}')",
         ),
+        (
+            "location_name=北京",
+            "ERROR: location_name: must contain a Latin letter or digit: the project keys its data by them",
+        ),
     ],
-    ids=["slug-traversal", "package-keyword", "name-newline", "name-jinja"],
+    ids=["slug-traversal", "package-keyword", "name-newline", "name-jinja", "location-no-latin"],
 )
 def test_cli_refuses_bad_answer(tmp_path: Path, answer: str, expected_error: str) -> None:
     proc, out = run_cookiecutter(tmp_path, answer)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .sources.base import Location
@@ -21,7 +22,10 @@ class Settings(BaseSettings):
     working directory. Nothing is read until a ``Settings()`` is created.
     """
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: an empty variable is unset (GitHub Actions gives "" for an unset `vars.X`).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     store_backend: Literal["local", "hopsworks"] = "local"
     store_dir: Path = Path("data/store")
@@ -65,12 +69,29 @@ class Settings(BaseSettings):
     hopsworks_project: str | None = None
     hopsworks_api_key: SecretStr | None = None
 
+    @field_validator("hopsworks_host", "hopsworks_project", "hopsworks_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """Treat a blank value given directly (not only from the environment) as unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @cached_property
     def location(self) -> Location:
         """Return the configured location with its store key."""
-        key = re.sub(r"[^a-z0-9]+", "_", self.location_name.lower()).strip("_")
+        key = location_key(self.location_name)
         if not key:
             raise ValueError(
-                f"LOCATION_NAME {self.location_name!r} has no letters or digits to build a key from"
+                f"LOCATION_NAME {self.location_name!r} has no Latin letters or digits to build a store key "
+                "from: give the name in Latin script (e.g. 'Beijing' for '北京')"
             )
         return Location(key=key, name=self.location_name, latitude=self.latitude, longitude=self.longitude)
+
+
+def location_key(name: str) -> str:
+    """Return the store key of a location name, e.g. 'Zürich' -> 'zurich', 'São Paulo' -> 'sao_paulo'.
+
+    Accents are dropped (Unicode NFKD), other characters separate words; a name without Latin
+    letters or digits gives ''. hooks/pre_gen_project.py of the template applies the same rule.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
