@@ -127,17 +127,45 @@ def predictions_group(fs: FeatureStore) -> FeatureGroup:
     )
 
 
-def location_rows(fg: FeatureGroup, location: str, start: Any = None, end: Any = None) -> pd.DataFrame:
-    """Return a feature group's rows for one location, optionally in ``[start, end)``, by date."""
+def feature_of(fg: FeatureGroup, name: str) -> Any:
+    """Return a group's feature ``name``, or None when the group has no such feature (nothing written yet).
+
+    Never ``fg.<name>``: on hsfs the group's own properties win over feature lookup, so ``fg.location``
+    is the table's storage path and ``fg.location == "x"`` a plain bool.
+    """
     try:
-        condition = fg.location == location
-    except AttributeError:
-        return pd.DataFrame()  # the group has no data (and so no schema) yet
+        return fg.get_feature(name)  # hsfs returns None for a feature the group does not have
+    except (KeyError, ValueError):  # the twin raises for a group with no schema yet
+        return None
+
+
+def utc_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with every datetime column as UTC-aware, whether the store gave it naive or aware.
+
+    hsfs strips the time zone on write and hands times back naive (UTC); the twin gives them aware.
+    Reads go through here once, so the code after them compares times the same way on both.
+    """
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            if str(values.dtype.tz) != "UTC":
+                frame[column] = values.dt.tz_convert("UTC")
+        elif pd.api.types.is_datetime64_dtype(values.dtype):
+            frame[column] = values.dt.tz_localize("UTC")
+    return frame
+
+
+def location_rows(fg: FeatureGroup, location: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+    """Return a feature group's rows for one location, optionally in ``[start, end)``, by date (UTC)."""
+    key, date = feature_of(fg, "location"), feature_of(fg, "date")
+    if key is None or date is None:
+        return pd.DataFrame()  # the group was created but nothing was written yet, so it has no schema
+    condition = key == location
     if start is not None:
-        condition = condition & (fg.date >= start)
+        condition = condition & (date >= start)
     if end is not None:
-        condition = condition & (fg.date < end)
-    df = fg.filter(condition).read()
+        condition = condition & (date < end)
+    df = utc_times(fg.filter(condition).read())
     return df.sort_values("date", ignore_index=True) if not df.empty else df
 
 
@@ -157,6 +185,6 @@ def get_feature_view(fs: FeatureStore, version: int = FEATURES_VERSION) -> Featu
 
 def batch_features(fv: FeatureView, location: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Return the feature view's batch data for one location in ``[start, end)``."""
-    batch = fv.get_batch_data(start_time=start, end_time=end, primary_key=True, event_time=True)
+    batch = utc_times(fv.get_batch_data(start_time=start, end_time=end, primary_key=True, event_time=True))
     batch = batch[batch["location"] == location]
     return batch.sort_values("date", ignore_index=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,8 +22,8 @@ def login(settings: Settings) -> Any:
         The ``hopsworks`` project object.
 
     Raises:
-        ValueError: If no API key is set; checked before any network call
-            because the SDK would otherwise prompt on stdin and hang in CI.
+        ValueError: If no API key is set (checked before any network call: the SDK would
+            prompt for one on stdin), or if no project is set and the key sees several.
         ImportError: If the ``hopsworks`` extra is not installed.
     """
     if settings.hopsworks_api_key is None or not settings.hopsworks_api_key.get_secret_value():
@@ -34,9 +37,27 @@ def login(settings: Settings) -> Any:
         raise ImportError(
             "STORE_BACKEND=hopsworks needs the hopsworks extra: pip install -e '.[hopsworks]'"
         ) from exc
+    # hopsworks.login() reads HOPSWORKS_* variables itself and takes "" for a value (host "",
+    # project ""): drop the blank ones, which Settings already treats as unset.
+    for name in [n for n, v in os.environ.items() if n.startswith("HOPSWORKS_") and not v.strip()]:
+        del os.environ[name]
     kwargs: dict[str, Any] = {"api_key_value": settings.hopsworks_api_key.get_secret_value()}
     if settings.hopsworks_host:
         kwargs["host"] = settings.hopsworks_host
     if settings.hopsworks_project:
         kwargs["project"] = settings.hopsworks_project
-    return hopsworks.login(**kwargs)
+        return hopsworks.login(**kwargs)
+    # No project: the SDK takes the key's only project, or asks on stdin which one. A scheduled run
+    # has no stdin (EOFError) and a server must not wait on one: answer with an empty stdin instead.
+    stdin = sys.stdin
+    sys.stdin = io.StringIO()
+    try:
+        return hopsworks.login(**kwargs)
+    except EOFError:
+        hopsworks.logout()
+        raise ValueError(
+            "HOPSWORKS_API_KEY gives access to several Hopsworks projects: set HOPSWORKS_PROJECT "
+            "to the one to use (the projects are listed above)"
+        ) from None
+    finally:
+        sys.stdin = stdin

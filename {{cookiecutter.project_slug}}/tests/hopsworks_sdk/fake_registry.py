@@ -1,0 +1,5 @@
+"""Placeholder."""
+
+
+def register(server):
+    """Add no routes yet."""
