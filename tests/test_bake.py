@@ -116,6 +116,8 @@ BASE_FILES = {
     "tests/reliability/test_security.py",
     "tests/reliability/test_source_faults.py",
     "tests/reliability/test_validation.py",
+    "tests/loopback_services.py",
+    "tests/test_aliases.py",
     "tests/test_app.py",
     "tests/test_conformance.py",
     "tests/test_contract.py",

@@ -1,126 +1,105 @@
 """Run the three pipelines on Modal on a schedule, against Hopsworks.
 
-Deploy once from the project root, with the package installed (``pip install -e
-'.[modal]'``) and the secret created (``modal secret create hopsworks HOPSWORKS_API_KEY=...
-HOPSWORKS_PROJECT=...``): ``modal deploy deploy.py``. Modal then runs each function on its
-cron schedule. Each function is a thin wrapper around the same ``main()`` that the command line
-runs locally, so ``{{ cookiecutter.project_slug }} feature`` on a laptop and ``feature_daily`` on Modal
-execute the same code. Importing this file only builds the Modal objects: nothing connects
-to Modal or Hopsworks until Modal runs a function.
+Deploy once from the project root, with the package installed (``pip install -e '.[modal]'``)
+and logged in to Modal (``modal token new``):
+
+    {{ cookiecutter.project_slug }} secrets    # the Modal secret `hopsworks`: key, project, host
+    modal deploy deploy.py
+
+``secrets`` sends the values through Modal's Python SDK. To make the secret by hand instead,
+use Modal's dashboard (Secrets > Custom, the keys HOPSWORKS_API_KEY, HOPSWORKS_PROJECT and
+HOPSWORKS_HOST), not ``modal secret create hopsworks KEY=value``: process lists and shell
+history keep command lines.
+
+Modal then runs each function on its cron schedule (UTC). Each function is a thin wrapper
+around the same ``main()`` that the command line runs locally, so
+``{{ cookiecutter.project_slug }} feature`` on a laptop and ``feature_daily`` on Modal execute
+the same code. Importing this file only builds Modal objects: nothing connects to Modal or
+Hopsworks until Modal runs a function.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import modal
 
 HERE = Path(__file__).resolve().parent
 MINUTES = 60  # seconds
 
-# The one table of schedules: deploy.py, its tests and the docs read it from here.
-# Cron times are UTC (Modal's default), like the pipelines' notion of "today". Inference
-# starts half an hour after the feature pipeline, past its 15-minute limit, so it scores the
-# features just written (if the feature run is still retrying, inference uses the features
-# stored so far, and the next feature run catches up). Training runs weekly, on Monday
-# before the daily runs.
-# Retries are safe: every pipeline is idempotent. Feature and prediction rows are upserts
-# on primary key + event time, so a retried run rewrites the same rows instead of adding
-# copies; a retried training run at worst registers one more model version.
-SCHEDULES: dict[str, dict[str, Any]] = {
-    "feature_daily": {
-        "command": "feature",
-        "cron": "0 6 * * *",
-        "timeout": 15 * MINUTES,
-        "retries": {"max_retries": 2, "backoff_coefficient": 2.0, "initial_delay": 60.0},
-    },
-    "inference_daily": {
-        "command": "inference",
-        "cron": "30 6 * * *",
-        "timeout": 15 * MINUTES,
-        "retries": {"max_retries": 2, "backoff_coefficient": 2.0, "initial_delay": 60.0},
-    },
-    "training_weekly": {
-        "command": "training",
-        "cron": "0 5 * * 1",
-        "timeout": 30 * MINUTES,
-        "retries": {"max_retries": 2, "backoff_coefficient": 2.0, "initial_delay": 60.0},
-    },
-}
-
 app = modal.App("{{ cookiecutter.project_slug }}")
 
-# One image for all three functions: the pinned deployment requirements, the settings that
-# select Hopsworks and the real data source, and this project's package added last so a
-# code change rebuilds only that final layer. The env applies inside Modal containers only.
+# What every container sees besides the secret: Hopsworks as the store, the real data source.
+CONTAINER_ENV = {"STORE_BACKEND": "hopsworks", "DATA_SOURCE": "open-meteo", "MPLBACKEND": "Agg"}
+
+# One pinned image for all three functions; the package is added last, so a code change
+# rebuilds only that final layer.
 image = (
     modal.Image.debian_slim(python_version="3.11")
     .pip_install_from_requirements(str(HERE / "requirements.txt"))
-    .env({"STORE_BACKEND": "hopsworks", "DATA_SOURCE": "open-meteo", "MPLBACKEND": "Agg"})
+    .env(CONTAINER_ENV)
     .add_local_python_source("{{ cookiecutter.package_name }}")
 )
 
-# Created once with `modal secret create hopsworks HOPSWORKS_API_KEY=...`; it may also hold
-# HOPSWORKS_PROJECT and HOPSWORKS_HOST. Deploying fails early if the key is missing.
-secrets = [modal.Secret.from_name("hopsworks", required_keys=["HOPSWORKS_API_KEY"])]
+# Made by `{{ cookiecutter.project_slug }} secrets`: HOPSWORKS_API_KEY, and HOPSWORKS_PROJECT
+# and HOPSWORKS_HOST when they are set. Deploying fails early if the key is missing.
+hopsworks_secret = modal.Secret.from_name("hopsworks", required_keys=["HOPSWORKS_API_KEY"])
+
+# Retried after 30 s, then 60 s. Modal caps every delay at max_delay, and max_delay at 60 s,
+# so a larger first delay would make the backoff coefficient do nothing. Retries are safe:
+# feature and prediction rows are upserts on primary key + event time, so a retried run
+# rewrites the same rows; a retried training run at worst registers one more model version.
+RETRIES = modal.Retries(max_retries=2, initial_delay=30.0, backoff_coefficient=2.0, max_delay=60.0)
 
 
-def cron(name: str) -> modal.Cron:
-    """Return the Modal schedule of a function from SCHEDULES."""
-    return modal.Cron(SCHEDULES[name]["cron"])
-
-
-def retries(name: str) -> modal.Retries:
-    """Return the Modal retry policy of a function from SCHEDULES."""
-    return modal.Retries(**SCHEDULES[name]["retries"])
-
-
-def run_command(name: str) -> None:
-    """Run a function's pipeline through the project's command line; raise if it fails.
+def run(command: str) -> None:
+    """Run one pipeline through the project's command line; raise if it fails.
 
     Raising (rather than returning the exit code) is what makes Modal mark the run failed
     and retry it.
     """
     from {{ cookiecutter.package_name }}.cli import main
 
-    command = SCHEDULES[name]["command"]
     code = main([command])
     if code != 0:
         raise RuntimeError(f"{{ cookiecutter.project_slug }} {command} exited with status {code}")
 
 
+# Daily at 06:00 UTC: fetch the new days' weather and PM2.5 and upsert the feature groups.
 @app.function(
     image=image,
-    secrets=secrets,
-    schedule=cron("feature_daily"),
-    retries=retries("feature_daily"),
-    timeout=SCHEDULES["feature_daily"]["timeout"],
+    secrets=[hopsworks_secret],
+    schedule=modal.Cron("0 6 * * *"),
+    retries=RETRIES,
+    timeout=15 * MINUTES,
 )
 def feature_daily() -> None:
-    """Fetch the new days' weather and PM2.5 and upsert the feature groups."""
-    run_command("feature_daily")
+    """Run the feature pipeline."""
+    run("feature")
 
 
+# Daily at 06:30 UTC, past the feature run's 15-minute limit, so it scores the features just
+# written (if the feature run is still retrying, it uses those stored so far).
 @app.function(
     image=image,
-    secrets=secrets,
-    schedule=cron("inference_daily"),
-    retries=retries("inference_daily"),
-    timeout=SCHEDULES["inference_daily"]["timeout"],
+    secrets=[hopsworks_secret],
+    schedule=modal.Cron("30 6 * * *"),
+    retries=RETRIES,
+    timeout=15 * MINUTES,
 )
 def inference_daily() -> None:
-    """Forecast the coming days with the newest registered model and store the predictions."""
-    run_command("inference_daily")
+    """Run the inference pipeline: forecast with the production model, store the predictions."""
+    run("inference")
 
 
+# Mondays at 05:00 UTC, done before the daily runs start.
 @app.function(
     image=image,
-    secrets=secrets,
-    schedule=cron("training_weekly"),
-    retries=retries("training_weekly"),
-    timeout=SCHEDULES["training_weekly"]["timeout"],
+    secrets=[hopsworks_secret],
+    schedule=modal.Cron("0 5 * * 1"),
+    retries=RETRIES,
+    timeout=30 * MINUTES,
 )
 def training_weekly() -> None:
-    """Train, evaluate and register a new model version on all labels so far."""
-    run_command("training_weekly")
+    """Run the training pipeline: train, evaluate and register a new model version."""
+    run("training")

@@ -28,3 +28,15 @@ def project(tmp_path) -> LocalProject:
 def settings(tmp_path) -> Settings:
     """Return settings for a fresh store with the offline simulator."""
     return Settings(_env_file=None, store_dir=tmp_path / "store", data_source="synthetic")
+
+
+@pytest.fixture
+def modal_server():
+    """Start the loopback stand-in for Modal's API (tests/loopback_services.py); skip without modal."""
+    pytest.importorskip("modal", reason="the modal extra is not installed: pip install -e '.[modal]'")
+    from loopback_services import ModalStandIn
+
+    server = ModalStandIn()
+    server.url = server.start()
+    yield server
+    server.stop()

@@ -1,19 +1,24 @@
-"""Tests of deploy.py, offline: the Modal functions' settings, and the functions run locally.
+"""Tests of deploy.py: the Modal functions' settings, read through modal's public API, and each
+function's body run under the environment Modal gives its container.
 
-deploy.py is imported as a file (it sits at the project root, outside the package). Nothing
-here talks to Modal: building Modal objects is local, and ``.local()`` calls the wrapped
-Python function in this process, without the image, its env or the secrets.
+deploy.py is imported as a file (it sits at the project root, outside the package). Building
+Modal objects is local; the secret is resolved by the real modal client against the loopback
+stand-in for Modal's API (``modal_server``), and ``.local()`` runs a function's body in a
+subprocess whose environment is the image's env plus the secret, as in a Modal container.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
+from loopback_services import login_boundary, logins
 
 from {{ cookiecutter.package_name }}.catalog import predictions_group
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -24,6 +29,13 @@ modal = pytest.importorskip("modal", reason="the modal extra is not installed: p
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ORDER = ["feature_daily", "training_weekly", "inference_daily"]
+COMMANDS = {"feature_daily": "feature", "training_weekly": "training", "inference_daily": "inference"}
+KEY = "hw-MARKER-deploy-91c2"
+IMPORT_DEPLOY = (
+    "import importlib.util; "
+    f"spec = importlib.util.spec_from_file_location('deploy', {str(ROOT / 'deploy.py')!r}); "
+    "deploy = importlib.util.module_from_spec(spec); spec.loader.exec_module(deploy); "
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,54 +48,11 @@ def deploy() -> ModuleType:
     return module
 
 
-@dataclass(frozen=True)
-class Deployed:
-    """What Modal would deploy for one function."""
-
-    cron: str
-    timezone: str
-    timeout: int
-    max_retries: int
-    backoff_coefficient: float
-    initial_delay_s: float
-    secrets: list[tuple[str, list[str]]]  # (name, required_keys)
-
-
-def _closure(function: Any) -> dict[str, Any]:
-    names, cells = function.__code__.co_freevars, function.__closure__
-    return {name: cell.cell_contents for name, cell in zip(names, cells, strict=True)}
-
-
-def deployed(function: modal.Function) -> Deployed:
-    """Return a Modal function's schedule, timeout, retry policy and secrets, read offline.
-
-    ``Function.info()`` is public and filled in locally, but it has only the schedule as
-    text, the timeout, the retry count and the secrets' names. modal 1.6 keeps the rest
-    (retry backoff and delay, a secret's required_keys) only in the closures of the loaders
-    that build the deploy request. This helper is the one place that reads those internals:
-    if a modal upgrade moves them, fix it here.
-    """
-    from modal._utils.async_utils import synchronizer
-
-    info = function.info()
-    cells = _closure(synchronizer._translate_in(function)._load)
-    policy, schedule = cells["retry_policy"], cells["schedule"].proto_message.cron
-    secrets = [
-        (secret.name, list(_closure(synchronizer._translate_in(secret)._load)["required_keys"]))
-        for secret in cells["secrets"]
-    ]
-    assert info.schedule == f"Cron({schedule.cron_string!r}, {schedule.timezone})"
-    assert info.secrets == [f"modal.Secret.from_name({name!r})" for name, _ in secrets]
-    assert (info.timeout, info.max_retries) == (cells["timeout"], policy.retries)
-    return Deployed(
-        cron=schedule.cron_string,
-        timezone=schedule.timezone,
-        timeout=info.timeout,
-        max_retries=info.max_retries,
-        backoff_coefficient=policy.backoff_coefficient,
-        initial_delay_s=policy.initial_delay_ms / 1000,
-        secrets=secrets,
-    )
+def cron_of(function: modal.Function) -> str:
+    """Return a function's cron string from its public info (``Cron('0 6 * * *', UTC)``)."""
+    match = re.fullmatch(r"Cron\('([^']+)', UTC\)", function.info().schedule or "")
+    assert match, function.info().schedule
+    return match.group(1)
 
 
 def minutes_of_day(cron: str) -> int:
@@ -98,43 +67,116 @@ def minutes_of_day(cron: str) -> int:
 def test_app_and_functions(deploy: ModuleType) -> None:
     assert deploy.app.name == "{{ cookiecutter.project_slug }}"
     functions = {name for name, value in vars(deploy).items() if isinstance(value, modal.Function)}
-    assert functions == set(deploy.SCHEDULES) == set(RUN_ORDER)
+    assert functions == set(RUN_ORDER)
 
 
-@pytest.mark.parametrize("name", RUN_ORDER)
-def test_function_matches_schedule_table(deploy: ModuleType, name: str) -> None:
-    entry = deploy.SCHEDULES[name]
-    assert deployed(getattr(deploy, name)) == Deployed(
-        cron=entry["cron"],
-        timezone="UTC",
-        timeout=entry["timeout"],
-        max_retries=entry["retries"]["max_retries"],
-        backoff_coefficient=entry["retries"]["backoff_coefficient"],
-        initial_delay_s=entry["retries"]["initial_delay"],
-        secrets=[("hopsworks", ["HOPSWORKS_API_KEY"])],
-    )
-
-
-def test_schedule_values(deploy: ModuleType) -> None:
-    table = {
-        name: (entry["command"], entry["cron"], entry["timeout"], entry["retries"])
-        for name, entry in deploy.SCHEDULES.items()
+def test_function_settings(deploy: ModuleType) -> None:
+    settings = {
+        name: (cron_of(fn), fn.info().timeout, fn.info().max_retries, fn.info().secrets)
+        for name in RUN_ORDER
+        for fn in [getattr(deploy, name)]
     }
-    retries = {"max_retries": 2, "backoff_coefficient": 2.0, "initial_delay": 60.0}
-    assert table == {
-        "feature_daily": ("feature", "0 6 * * *", 15 * 60, retries),
-        "inference_daily": ("inference", "30 6 * * *", 15 * 60, retries),
-        "training_weekly": ("training", "0 5 * * 1", 30 * 60, retries),
+    secret = ["modal.Secret.from_name('hopsworks')"]
+    assert settings == {
+        "feature_daily": ("0 6 * * *", 15 * 60, 2, secret),
+        "training_weekly": ("0 5 * * 1", 30 * 60, 2, secret),
+        "inference_daily": ("30 6 * * *", 15 * 60, 2, secret),
     }
+
+
+def test_retry_delays_grow_with_the_backoff_coefficient(deploy: ModuleType) -> None:
+    """Modal waits min(initial_delay x coefficient^n, max_delay) before retry n+1."""
+    policy = deploy.RETRIES
+    initial, cap = policy.initial_delay.total_seconds(), policy.max_delay.total_seconds()
+    delays = [min(initial * policy.backoff_coefficient**n, cap) for n in range(policy.max_retries)]
+    assert delays == [30.0, 60.0]
+    assert len(set(delays)) == policy.max_retries  # the coefficient changes every delay
+    assert all(getattr(deploy, name).info().max_retries == policy.max_retries for name in RUN_ORDER)
 
 
 def test_first_attempts_do_not_overlap(deploy: ModuleType) -> None:
     """Inference starts after the feature run's time limit; Monday's training ends before both."""
-    table = deploy.SCHEDULES
-    feature, inference, training = table["feature_daily"], table["inference_daily"], table["training_weekly"]
-    feature_start = minutes_of_day(feature["cron"])
-    assert feature_start + feature["timeout"] // 60 <= minutes_of_day(inference["cron"])
-    assert minutes_of_day(training["cron"]) + training["timeout"] // 60 <= feature_start
+    feature, inference, training = deploy.feature_daily, deploy.inference_daily, deploy.training_weekly
+    feature_start = minutes_of_day(cron_of(feature))
+    assert feature_start + feature.info().timeout // 60 <= minutes_of_day(cron_of(inference))
+    assert minutes_of_day(cron_of(training)) + training.info().timeout // 60 <= feature_start
+
+
+# ------------------------------------------------- in the container's environment
+
+
+def modal_env(modal_server, tmp_path: Path) -> dict[str, str]:
+    """Return an environment where the modal client reaches only the stand-in."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "MODAL_SERVER_URL": modal_server.url,
+        "MODAL_TOKEN_ID": "ak-test",
+        "MODAL_TOKEN_SECRET": "as-test",
+        "MODAL_CONFIG_PATH": str(home / ".modal.toml"),
+    }
+
+
+def python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run Python code in a fresh process with exactly ``env``, away from any .env file."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=env["HOME"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_secret_requires_the_key(deploy: ModuleType, modal_server, tmp_path: Path) -> None:
+    """Resolving the functions' secret (as `modal deploy` does) fails without HOPSWORKS_API_KEY."""
+    env = modal_env(modal_server, tmp_path)
+    modal_server.secrets["hopsworks"] = {"HOPSWORKS_PROJECT": "air_quality"}
+    proc = python(IMPORT_DEPLOY + "deploy.hopsworks_secret.hydrate()", env)
+    assert proc.returncode != 0 and "missing the keys ['HOPSWORKS_API_KEY']" in proc.stderr, proc.stderr
+    modal_server.secrets["hopsworks"]["HOPSWORKS_API_KEY"] = KEY
+    assert python(IMPORT_DEPLOY + "deploy.hopsworks_secret.hydrate()", env).returncode == 0
+    lookup = "SecretGetOrCreate hopsworks OBJECT_CREATION_TYPE_UNSPECIFIED ['HOPSWORKS_API_KEY']"
+    assert modal_server.calls[-1] == lookup
+
+
+@pytest.mark.parametrize("settings", ["all", "key only"])
+def test_functions_get_every_hopsworks_setting(deploy, modal_server, tmp_path, settings) -> None:
+    """`secrets` fills the Modal secret; each body then logs in with every setting it holds.
+
+    The container's environment is the image's env plus the secret's keys. Each body runs
+    with exactly that (``.local()``, in a subprocess) and stops at hopsworks.login.
+    """
+    given = {"HOPSWORKS_API_KEY": KEY}
+    if settings == "all":
+        given |= {"HOPSWORKS_PROJECT": "air_quality", "HOPSWORKS_HOST": "eu-west.cloud.hopsworks.ai"}
+    env = modal_env(modal_server, tmp_path)
+    script = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
+    proc = subprocess.run(
+        [str(script), "secrets", "--target", "modal"],
+        cwd=tmp_path, env={**env, **given}, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    secret = modal_server.secrets["hopsworks"]
+    assert secret == given
+
+    boundary, record = login_boundary(tmp_path)
+    container = {**deploy.CONTAINER_ENV, **secret, "PYTHONPATH": str(boundary), "LOGIN_RECORD": str(record)}
+    container |= {"PATH": os.environ["PATH"], "HOME": env["HOME"]}
+    for name in RUN_ORDER:
+        proc = python(IMPORT_DEPLOY + f"deploy.{name}.local()", container)
+        assert f"{{ cookiecutter.project_slug }} {COMMANDS[name]} exited with status 1" in proc.stderr, proc.stderr
+        assert "login boundary" in proc.stderr
+        assert KEY not in proc.stdout + proc.stderr
+    expected = {"api_key_value": KEY}
+    if settings == "all":
+        expected |= {"host": given["HOPSWORKS_HOST"], "project": given["HOPSWORKS_PROJECT"]}
+    assert [login["kwargs"] for login in logins(record)] == [expected] * len(RUN_ORDER)
+    assert all(login["environ"] == secret for login in logins(record))
 
 
 # ------------------------------------------------------------- running locally

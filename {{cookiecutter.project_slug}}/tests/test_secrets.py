@@ -1,18 +1,18 @@
 """``secrets`` with the real clients: Modal's SDK and the gh CLI, each against a server on 127.0.0.1.
 
 The command runs as the learner runs it (the console script, in a subprocess). Modal's client
-reads MODAL_SERVER_URL and the token from the environment and speaks gRPC: the stand-in is a
-grpclib server built on Modal's own service definition (``modal_proto``), answering the two
-calls the SDK makes (SecretGetOrCreate, SecretUpdate). gh talks to a GitHub Enterprise host
-when GH_HOST and GH_ENTERPRISE_TOKEN are set: the stand-in is an HTTPS server with a throwaway
-certificate (Go reads SSL_CERT_FILE) that decrypts the sealed secret as GitHub would.
+reads MODAL_SERVER_URL and the token from the environment and speaks gRPC: the stand-in
+(``modal_server``, tests/loopback_services.py) is a grpclib server built on Modal's own service
+definition, answering the calls the SDK makes (SecretGetOrCreate, SecretUpdate). gh talks to a
+GitHub Enterprise host when GH_HOST and GH_ENTERPRISE_TOKEN are set: the stand-in is an HTTPS
+server with a throwaway certificate (Go reads SSL_CERT_FILE) that decrypts the sealed secret as
+GitHub would.
 A ``gh`` wrapper on PATH logs each command line before running the real gh, to show the key is
 never one of its arguments.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -29,90 +29,6 @@ import pytest
 KEY = "hw-MARKER-5f1e2d-secret"  # a marker: it must never show up in arguments or output
 TOKEN = "ghe-test-token"  # noqa: S105 - the stand-in's token, not a credential
 SCRIPT = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
-
-
-# ------------------------------------------------------------------- Modal stand-in
-
-
-class ModalStandIn:
-    """A loopback gRPC server that keeps named secrets the way Modal's control plane does."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[str, dict[str, str]] = {}
-        self.calls: list[str] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: Any = None
-
-    def _servicer(self) -> Any:
-        from grpclib.const import Status
-        from grpclib.exceptions import GRPCError
-        from modal_proto import api_grpc, api_pb2
-
-        secrets, calls = self.secrets, self.calls
-        fail_if_exists = api_pb2.OBJECT_CREATION_TYPE_CREATE_FAIL_IF_EXISTS
-        created = {api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING, fail_if_exists}
-
-        async def unimplemented(self: Any, stream: Any) -> None:
-            raise GRPCError(Status.UNIMPLEMENTED, "not part of the stand-in")
-
-        async def secret_get_or_create(self: Any, stream: Any) -> None:
-            request = await stream.recv_message()
-            if stream.metadata.get("x-modal-token-secret") != "as-test":
-                raise GRPCError(Status.UNAUTHENTICATED, "Invalid token")
-            name, kind = request.deployment_name, request.object_creation_type
-            calls.append(f"SecretGetOrCreate {name} {api_pb2.ObjectCreationType.Name(kind)}")
-            if kind == fail_if_exists and name in secrets:
-                raise GRPCError(Status.ALREADY_EXISTS, f"Secret {name!r} already exists")
-            if kind in created:
-                secrets.setdefault(name, dict(request.env_dict))
-            if name not in secrets:
-                raise GRPCError(Status.NOT_FOUND, f"Secret {name!r} not found")
-            response = api_pb2.SecretGetOrCreateResponse(
-                secret_id=f"st-{name}", metadata=api_pb2.SecretMetadata(name=name)
-            )
-            await stream.send_message(response)
-
-        async def secret_update(self: Any, stream: Any) -> None:
-            from google.protobuf import empty_pb2
-
-            request = await stream.recv_message()
-            name = request.secret_id.removeprefix("st-")
-            calls.append(f"SecretUpdate {name} {sorted(u.key for u in request.updates)}")
-            secrets[name].update({update.key: update.value for update in request.updates})
-            await stream.send_message(empty_pb2.Empty())
-
-        methods = {name: unimplemented for name in api_grpc.ModalClientBase.__abstractmethods__}
-        methods.update(SecretGetOrCreate=secret_get_or_create, SecretUpdate=secret_update)
-        return type("ModalServicer", (api_grpc.ModalClientBase,), methods)()
-
-    async def _serve(self) -> None:
-        from grpclib.server import Server
-
-        # Built inside the server's own event loop, which grpclib binds it to.
-        self.server = Server([self._servicer()])
-        await self.server.start("127.0.0.1", 0)
-
-    def start(self) -> str:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(timeout=10)
-        port = self.server._server.sockets[0].getsockname()[1]  # grpclib has no public accessor
-        return f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        self.server.close()
-        asyncio.run_coroutine_threadsafe(self.server.wait_closed(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def modal_server() -> Any:
-    pytest.importorskip("modal", reason="the modal extra is not installed: pip install -e '.[modal]'")
-    server = ModalStandIn()
-    server.url = server.start()
-    yield server
-    server.stop()
 
 
 # ------------------------------------------------------------------ GitHub stand-in

@@ -23,6 +23,10 @@ MONITORING_VERSION = 1
 MONITORING_KEYS = ["location", "date", "model_name", "model_version"]
 PSI_SMOOTHING = 0.5  # added to every bin's count (Jeffreys): a week of 7 values has empty bins by chance
 DRIFT_DAYS = 7
+# Drift compares like with like: the reference is the training days within SEASON_DAYS days of the
+# year of the recent ones, and features that are functions of the date itself are not compared.
+SEASON_DAYS = 30
+CALENDAR_FEATURES = frozenset({"day_of_week", "day_of_year"})
 HINDCAST_DAYS = 30
 
 
@@ -232,13 +236,29 @@ def drift_table(
     return pd.DataFrame(rows, columns=["feature", "psi", "drift"])
 
 
+def same_season(reference: pd.DataFrame, dates: Any, days: int = SEASON_DAYS) -> pd.DataFrame:
+    """Return the rows of ``reference`` within ``days`` days of the year of any of ``dates``.
+
+    Distances wrap around the new year (31 December is one day from 1 January).
+    """
+    if reference.empty or len(dates) == 0:
+        return reference
+    ref = pd.to_datetime(reference["date"], utc=True).dt.dayofyear.to_numpy()
+    targets = pd.to_datetime(pd.Series(dates), utc=True).dt.dayofyear.to_numpy()
+    gap = np.abs(ref[:, None] - targets[None, :])
+    return reference[(np.minimum(gap, 366 - gap) <= days).any(axis=1)]
+
+
 def feature_drift(
     model: Any, location: str, today: dt.date, bins: int, threshold: float, days: int = DRIFT_DAYS
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return PSI per feature of the latest ``days`` observed days against the model's training data.
+    """Return PSI per feature of the latest ``days`` observed days against the same season in training.
 
     Both sides come from the model's own feature view version: the training split of its
-    training dataset, and batch data of ``location`` for ``today - days + 1`` .. ``today``.
+    training dataset, and batch data of ``location`` for ``today - days + 1`` .. ``today``. Like
+    is compared with like: the reference is the training days within SEASON_DAYS of the same
+    days of the year (a winter week against all seasons always looks drifted), and the calendar
+    features are left out (a week of ``day_of_year`` is never distributed like a year of it).
 
     Returns:
         The drift table and a description (model version, feature view, rows on each side).
@@ -252,11 +272,13 @@ def feature_drift(
     end = pd.Timestamp(today, tz="UTC") + pd.Timedelta(days=1)
     recent = fv.get_batch_data(start_time=end - pd.Timedelta(days=days), end_time=end, primary_key=True)
     recent = recent[recent["location"] == location] if "location" in recent.columns else recent
-    table = drift_table(x_train, recent, model.feature_names, bins, threshold)
+    reference = same_season(x_train, recent["date"]) if "date" in recent.columns else x_train
+    features = [name for name in model.feature_names if name not in CALENDAR_FEATURES]
+    table = drift_table(reference, recent, features, bins, threshold)
     info = {
         "model_version": model.version,
         "feature_view": f"{model.meta.feature_view_name} v{model.meta.feature_view_version}",
-        "training_rows": len(x_train),
+        "training_rows": len(reference),
         "recent_rows": len(recent),
         "days": days,
         "threshold": threshold,
