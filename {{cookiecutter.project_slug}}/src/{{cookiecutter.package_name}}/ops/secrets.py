@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .redaction import redact
+from .space import set_space_settings
 
 MODAL_SECRET = "hopsworks"  # noqa: S105 - the secret's name, not a value
 SCHEDULER = "{{ cookiecutter.scheduler }}"  # where this project's pipelines run on a schedule
@@ -124,22 +125,14 @@ def to_github(values: Values, repo: str | None = None, dry_run: bool = False) ->
 
 
 def to_space(values: Values, space: str | None, dry_run: bool = False) -> str:
-    """Set the Space secret and variables (the backend too) with huggingface_hub."""
+    """Set the Space secret and variables (the backend too) with huggingface_hub (ops/space.py)."""
     if not space:
         raise TargetError("no Space given (--space USER/NAME or HF_SPACE)")
     variables = {"STORE_BACKEND": "hopsworks", **values.variables()}
-    stored = "secret HOPSWORKS_API_KEY, variables " + ", ".join(variables)
     if dry_run:
-        return f"would set in Space {space}: {stored}"
-    try:
-        from huggingface_hub import HfApi
-    except ImportError as exc:
-        raise TargetError("huggingface_hub is not installed") from exc
-    api = HfApi()
-    api.add_space_secret(space, "HOPSWORKS_API_KEY", values.key)
-    for name, value in variables.items():
-        api.add_space_variable(space, name, value)
-    return f"Space {space}: {stored}"
+        return f"would set in Space {space}: secret HOPSWORKS_API_KEY, variables {', '.join(variables)}"
+    lines = set_space_settings(space, {"HOPSWORKS_API_KEY": values.key}, variables)
+    return f"Space {space}: " + "; ".join(lines)
 
 
 def run_targets(
