@@ -83,12 +83,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, proc: subprocess.Popen, session: requests.Session) -> None:
+def wait_for(url: str, proc: subprocess.Popen, session: requests.Session, log: Path) -> None:
     """Poll GET ``url`` until it answers 200; fail when the app exits or hangs."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"space: app.py exited with status {proc.returncode} before serving")
+            tail = "\n".join(log.read_text().splitlines()[-25:])
+            raise SystemExit(f"space: app.py exited with status {proc.returncode} before serving:\n{tail}")
         try:
             if session.get(url, timeout=5).status_code == 200:
                 return
@@ -117,14 +118,14 @@ def start(space: Path, python: Path, work: Path) -> None:
     unset = ("HOPSWORKS_", "STORE_", "DATA_", "GRADIO_")  # a Space with no key and no settings
     env = {k: v for k, v in os.environ.items() if not k.startswith(unset)}
     env.update(OFFLINE, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), PYTHONPATH="")
-    log = (work / "app.log").open("w")
+    log = (work / "app.log").open("w")  # noqa: SIM115 - open while the app runs
     session = requests.Session()
     session.trust_env = False  # loopback only: never through a proxy
     t0 = time.monotonic()
     proc = subprocess.Popen([str(python), "app.py"], cwd=space, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/", proc, session)
+        wait_for(f"{base}/", proc, session, work / "app.log")
         page = time.monotonic() - t0
         if forecast_rows(base, session) == 0:
             raise SystemExit(f"space: the demo served an empty forecast (log: {work / 'app.log'})")
