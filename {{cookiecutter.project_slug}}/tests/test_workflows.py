@@ -138,6 +138,114 @@ def test_pipeline_schedules_and_commands() -> None:
     assert doc["env"]["STORE_BACKEND"] == "hopsworks"
 
 
+# ------------------------------------------------- the run: steps, as GitHub runs them
+
+# Steps not run here, each with the reason. Every other `run:` step of every workflow runs.
+NOT_RUN = {
+    "python -m pip install -e '.[local,dev,modal]'": "builds the environment these tests run in",
+    "python -m pip install -e '.[hopsworks]'": (
+        "hopsworks[python] replaces the embedded store's deltalake module; `make test`'s conformance "
+        "venv installs the same extra"
+    ),
+    "pytest -q": "the run that is running this test",
+}
+NOT_RUN_PREFIXES = {"python -m pip install zizmor": "installs the linters tested above (network)"}
+EXPRESSION_START = "$" + "{" * 2  # spelled so: cookiecutter renders this file with Jinja
+EXPRESSION_RE = re.compile(r"\$\{\{\s*(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def github_value(value: Any, context: dict[str, dict[str, str]]) -> str:
+    """Evaluate a workflow env value as GitHub does: an unset secret or variable is ''."""
+    text = str(value)
+    evaluated = EXPRESSION_RE.sub(lambda m: context[m.group(1)].get(m.group(2), ""), text)
+    assert EXPRESSION_START not in evaluated, f"an expression this test cannot evaluate: {text}"
+    return evaluated
+
+
+def run_steps(path: Path) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Return (job name, job, step) for each `run:` step this test runs."""
+    doc = load(path)
+    out = []
+    for name, job in doc["jobs"].items():
+        for step in job.get("steps", []):
+            run = step.get("run", "").strip()
+            skipped = run in NOT_RUN or any(run.startswith(p) for p in NOT_RUN_PREFIXES)
+            if run and not skipped:
+                out.append((name, {"env": {**doc.get("env", {}), **job.get("env", {})}}, step))
+    return out
+
+
+def run_like_github(step: dict, job: dict, context: dict, cwd: Path, tmp: Path, extra: dict[str, str]) -> Any:
+    """Run a step's script with bash (-e, pipefail), in the environment GitHub gives it, from ``cwd``.
+
+    The env is the workflow's, the job's and the step's, evaluated; the interpreter is this test's
+    (its folder first on PATH, as setup-python puts its own), with the project installed in it.
+    """
+    declared = {**job["env"], **step.get("env", {})}
+    env = {name: github_value(value, context) for name, value in declared.items()}
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    base = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(home)}
+    base |= {"CI": "true", "GITHUB_ACTIONS": "true", "RUNNER_TEMP": str(tmp)}
+    script = tmp / "step.sh"
+    script.write_text(step["run"] + "\n", encoding="utf-8")
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script)],
+        cwd=cwd,
+        env={**base, **extra, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_every_run_step_is_run_or_says_why(workflow: Path) -> None:
+    runs = [step["run"].strip() for step in steps(load(workflow)) if "run" in step]
+    ran = [step["run"].strip() for _, _, step in run_steps(workflow)]
+    skipped = set(runs) - set(ran)
+    assert skipped <= set(NOT_RUN) | {r for r in runs if any(r.startswith(p) for p in NOT_RUN_PREFIXES)}
+
+
+def test_ci_steps_run(tmp_path: Path) -> None:
+    """The lint steps of ci.yml pass from the project root with the tools the dev extra installs."""
+    for _, job, step in run_steps(WORKFLOW_DIR / "ci.yml"):
+        proc = run_like_github(step, job, {"secrets": {}, "vars": {}}, ROOT, tmp_path, {})
+        assert proc.returncode == 0, f"{step.get('name')}: {proc.stdout}{proc.stderr}"
+
+
+@pytest.mark.parametrize("given", ["nothing set", "key only", "key, project and host"])
+def test_pipeline_steps_run_up_to_the_login(tmp_path: Path, given: str) -> None:
+    """Each pipeline step, with unset vars as '', reaches hopsworks.login with only what is set."""
+    path = WORKFLOW_DIR / "pipelines.yml"
+    if not path.exists():
+        pytest.skip("no pipelines.yml: this project schedules the pipelines on Modal (deploy.py)")
+    from loopback_services import login_boundary, logins
+
+    key = "hw-MARKER-workflow-3b7e"
+    context = {"secrets": {} if given == "nothing set" else {"HOPSWORKS_API_KEY": key}, "vars": {}}
+    if given == "key, project and host":
+        context["vars"] = {"HOPSWORKS_PROJECT": "air_quality", "HOPSWORKS_HOST": "eu.cloud.hopsworks.ai"}
+    boundary, record = login_boundary(tmp_path)
+    extra = {"PYTHONPATH": str(boundary), "LOGIN_RECORD": str(record)}
+    ran = run_steps(path)
+    assert [job for job, _, _ in ran] == ["feature", "inference", "training"]
+    for _, job, step in ran:
+        proc = run_like_github(step, job, context, tmp_path, tmp_path, extra)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        expected = "needs HOPSWORKS_API_KEY" if given == "nothing set" else "login boundary"
+        assert expected in proc.stderr, proc.stderr
+        assert key not in proc.stdout + proc.stderr
+    if given == "nothing set":
+        assert logins(record) == []
+        return
+    expected = {"api_key_value": key}
+    expected |= {name.removeprefix("HOPSWORKS_").lower(): value for name, value in context["vars"].items()}
+    assert [login["kwargs"] for login in logins(record)] == [expected] * 3
+    # What the SDK itself reads from the environment: no blank HOPSWORKS_* values.
+    assert all("" not in login["environ"].values() for login in logins(record))
+
+
 # --------------------------------------------------------------------- the linters
 
 

@@ -19,6 +19,7 @@ from deltalake.exceptions import DeltaError
 from .expectations import evaluate
 from .offline import OfflineTable
 from .query import Feature, Query, _Condition
+from .row_order import order_rows, read_order
 from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow
 from .timeutil import to_utc_timestamp
 from .transformations import Udf, udf_from_dict
@@ -401,7 +402,7 @@ class FeatureGroup:
         features = self._prepare(features)
         table = to_arrow(features, self.specs())
         rows = self._dedupe(table)
-        data = pa.Table.from_pandas(rows, schema=self.arrow_schema(), preserve_index=False)
+        data = self._stored_batch(rows)
         if overwrite:
             version = self._write(lambda: self.offline.overwrite(data))
             self._write(lambda: self._sync_online(None, version), committed=version)
@@ -412,6 +413,17 @@ class FeatureGroup:
             version = self._write(lambda: self.offline.upsert(data, keys))
             self._write(lambda: self._sync_online(rows, version), committed=version)
         return None, report
+
+    def _stored_batch(self, rows: pd.DataFrame) -> pa.Table:
+        """Return the rows as Arrow, sorted as reads order them (event time, then primary key).
+
+        Sorted on write, files hold sorted runs that reads put in order without a sort (row_order).
+        """
+        data = pa.Table.from_pandas(rows, schema=self.arrow_schema(), preserve_index=False)
+        if not self.event_time:
+            return data
+        data, order = order_rows(data, read_order(self.event_time, self.primary_key))
+        return data if order is None else data.take(pa.array(order))
 
     def _write(self, action: Callable[[], T], committed: int | None = None) -> T:
         """Run a storage write; turn a full, read-only or forbidden store folder into ``StoreWriteError``.

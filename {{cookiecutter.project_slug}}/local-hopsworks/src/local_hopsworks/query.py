@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from .row_order import read_order
 from .schema import ARROW_TYPES
 from .timeutil import to_utc_timestamp
 
@@ -504,7 +505,10 @@ class Query:
             index = next(i for i, n in enumerate(nodes) if n.fg.key == col.fg_key)
             wanted[index][col.feature] = col.name
         for i, node in enumerate(nodes):
-            needs = set(node.right_on) | ({node.fg.event_time} if node.fg.event_time else set())
+            # Rows are read in event time, then primary key order (see row_order): keys are read too.
+            needs = set(node.right_on) | (
+                {node.fg.event_time, *node.fg.primary_key} if node.fg.event_time else set()
+            )
             for j in nodes[i + 1 :]:
                 if j.parent == i:
                     needs |= set(j.left_on)
@@ -527,8 +531,13 @@ class Query:
                 arrow_filter = None
                 if i == 0 and pushed:
                     arrow_filter = and_all(pushed).to_arrow({(fg.key, n): n for n in fg.feature_names})
+                order_by = read_order(fg.event_time, fg.primary_key) if fg.event_time else None
                 part = fg.offline.read(
-                    version=version, columns=list(mapping), filter=arrow_filter, schema=fg.arrow_schema()
+                    version=version,
+                    columns=list(mapping),
+                    filter=arrow_filter,
+                    schema=fg.arrow_schema(),
+                    order_by=order_by,
                 )
             # The part is a fresh frame: relabel it in place (rename would copy every column).
             part.columns = [mapping.get(c, c) for c in part.columns]

@@ -249,6 +249,21 @@ def same_season(reference: pd.DataFrame, dates: Any, days: int = SEASON_DAYS) ->
     return reference[(np.minimum(gap, 366 - gap) <= days).any(axis=1)]
 
 
+def typical_psi(reference: pd.DataFrame, name: str, days: int, bins: int) -> float:
+    """Return the largest PSI of any run of ``days`` consecutive days of ``reference`` against all of it.
+
+    This is how far a week of the reference data is from the reference by chance; NaN when the
+    reference holds no such run.
+    """
+    ordered = reference.sort_values("date", ignore_index=True)
+    dates = pd.to_datetime(ordered["date"], utc=True)
+    span = (dates.shift(-(days - 1)) - dates).dt.days.to_numpy()
+    starts = np.flatnonzero(span == days - 1)
+    values = ordered[name].to_numpy(dtype="float64")
+    scores = [psi(values, values[i : i + days], bins=bins) for i in starts]
+    return max(scores, default=math.nan)
+
+
 def feature_drift(
     model: Any, location: str, today: dt.date, bins: int, threshold: float, days: int = DRIFT_DAYS
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -275,6 +290,10 @@ def feature_drift(
     reference = same_season(x_train, recent["date"]) if "date" in recent.columns else x_train
     features = [name for name in model.feature_names if name not in CALENDAR_FEATURES]
     table = drift_table(reference, recent, features, bins, threshold)
+    # A week of autocorrelated weather is far from a season of it by chance alone: drift is a PSI
+    # above the threshold AND above the largest PSI of any week of the reference itself.
+    table["typical_psi"] = [typical_psi(reference, name, days, bins) for name in table["feature"]]
+    table["drift"] = table["drift"] & (table["psi"] > table["typical_psi"].fillna(0.0))
     info = {
         "model_version": model.version,
         "feature_view": f"{model.meta.feature_view_name} v{model.meta.feature_view_version}",
