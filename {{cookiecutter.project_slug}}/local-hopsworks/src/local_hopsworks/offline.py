@@ -184,7 +184,6 @@ class OfflineTable:
             holder[0], order = order_rows(holder[0], order_by)
         return _normalise_owned(holder, order)
 
-
     def vacuum(self) -> list[str]:
         """Remove files no version newer than now needs: ends time travel to older versions."""
         table = self.open()
