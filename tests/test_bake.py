@@ -121,6 +121,7 @@ BASE_FILES = {
     "tests/test_app.py",
     "tests/test_conformance.py",
     "tests/test_contract.py",
+    "tests/test_drift.py",
     "tests/test_features.py",
     "tests/test_gate_and_drift.py",
     "tests/test_model_upgrades.py",
