@@ -29,8 +29,8 @@ ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 # (answer field, answer value) -> paths, relative to the project root, deleted when the
 # answer has that value. Every choice of a listed field needs an entry, even an empty one.
 PRUNE: dict[tuple[str, str], list[str]] = {
-    ("scheduler", "modal"): [".github/workflows/pipelines.yml"],
-    ("scheduler", "github-actions"): ["deploy.py", "tests/test_deploy.py"],
+    ("scheduler", "modal"): [".github/workflows/pipelines.yml", "docs/scheduling-github-actions.md"],
+    ("scheduler", "github-actions"): ["deploy.py", "tests/test_deploy.py", "docs/scheduling-modal.md"],
 }
 
 TOOL_CACHES = ("__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis")

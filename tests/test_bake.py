@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import posixpath
 import re
 import subprocess
 import sys
@@ -137,9 +138,11 @@ BASE_FILES = {
 }
 # Files only some answers keep (the complement of PRUNE in hooks/post_gen_project.py).
 OPTION_FILES = {
-    "modal": {"deploy.py", "tests/test_deploy.py"},
-    "github-actions": {".github/workflows/pipelines.yml"},
+    "modal": {"deploy.py", "docs/scheduling-modal.md", "tests/test_deploy.py"},
+    "github-actions": {".github/workflows/pipelines.yml", "docs/scheduling-github-actions.md"},
 }
+# Words the README and docs of a bake may not contain: the other scheduler's (case-insensitive).
+OTHER_SCHEDULER_WORDS = {"modal": ["pipelines.yml", "github actions"], "github-actions": ["modal"]}
 
 # Jinja left in the output. In GitHub workflows `${{ ... }}` is GitHub's own syntax.
 LEFTOVER_RE = re.compile(r"\{\{|\{%|\{#")
@@ -281,6 +284,23 @@ def test_no_template_syntax_left(baked: Baked) -> None:
             if pattern.search(line):
                 leftovers.append(f"{rel}:{number}: {line.strip()}")
     assert not leftovers, "Jinja syntax left in the baked project:\n" + "\n".join(leftovers)
+
+
+def test_docs_describe_only_this_bakes_scheduler(baked: Baked) -> None:
+    """The README and docs name neither the other scheduler nor files this bake lacks."""
+    docs = ["README.md", *sorted(f for f in baked.files if f.startswith("docs/") and f.endswith(".md"))]
+    found = []
+    for rel in docs:
+        text = (baked.path / rel).read_text(encoding="utf-8").lower()
+        words = OTHER_SCHEDULER_WORDS[baked.variant.chosen_scheduler]
+        found += [f"{rel}: {word!r}" for word in words if word in text]
+        for link in re.findall(r"\]\(([\w./-]+\.md)\)", text):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(rel), link))
+            if target not in {f.lower() for f in baked.files}:
+                found.append(f"{rel}: links to {link}, not in this bake")
+    assert not found, "the docs describe what this bake does not contain:\n" + "\n".join(found)
+    readme = (baked.path / "README.md").read_text(encoding="utf-8")
+    assert f"docs/scheduling-{baked.variant.chosen_scheduler}.md" in readme
 
 
 def test_recorded_answers(baked: Baked) -> None:
