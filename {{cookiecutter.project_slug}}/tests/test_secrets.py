@@ -223,3 +223,17 @@ def test_secrets_without_a_key_or_terminal_fail_before_any_request(env, tmp_path
     assert proc.returncode == 1
     assert "HOPSWORKS_API_KEY is not set and there is no terminal" in proc.stderr
     assert modal_server.calls == []
+
+
+def test_modal_cli_cannot_read_the_secret_from_stdin(modal_server, tmp_path):
+    """Why `secrets` uses the SDK: the real CLI refuses `--from-json /dev/stdin` (not a regular file)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "MODAL_SERVER_URL": modal_server.url}
+    env |= {"MODAL_TOKEN_ID": "ak-test", "MODAL_TOKEN_SECRET": "as-test"}
+    argv = [sys.executable, "-m", "modal", "secret", "create", "hopsworks"]
+    argv += ["--from-json", "/dev/stdin", "--force"]
+    stdin = json.dumps({"HOPSWORKS_API_KEY": KEY})
+    proc = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, timeout=99, check=False)
+    assert proc.returncode == 2 and "Could not read JSON file" in proc.stderr, proc.stderr
+    assert modal_server.secrets == {}
