@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[Main, str]] = {
     "runs": (commands.runs_main, "compare training runs: data versions, parameters, metrics, gate"),
     "monitor": (commands.monitor_main, "hindcast accuracy per model version and feature drift (PSI)"),
     "check": (freshness.main, "fail when observations, predictions or the model are older than allowed"),
-    "secrets": (secrets.main, "store HOPSWORKS_API_KEY in Modal, GitHub and the HuggingFace Space"),
+    "secrets": (secrets.main, "store the Hopsworks key, project and host for the schedule and the Space"),
     "space": (space.main, "publish the UI as a HuggingFace Space (dry run; --push to publish)"),
     "forget": (forget.main, "delete a location everywhere it is stored (--purge-history: also from history)"),
 }
