@@ -69,15 +69,15 @@ def test_handlers_on_empty_store_show_a_message(tmp_path: Path) -> None:
     from {{ cookiecutter.package_name }} import ui
 
     settings = make_settings(tmp_path / "empty")
-    assert "run the pipelines first" in ui.load_overview(settings).lower()
+    assert "run the pipelines first" in ui.load_overview(settings).lower()  # said once, at the top
     frame, note = ui.show_forecast(settings)
-    assert frame.empty and "run the pipelines first" in note.lower()
+    assert frame.empty and note.startswith("**No forecast") and "pipelines" not in note
     frame, note = ui.show_hindcast(settings)
-    assert frame.empty and "run the pipelines first" in note.lower()
+    assert frame.empty and note.startswith("**No hindcast") and "pipelines" not in note
     _, note = ui.date_choices(settings)
-    assert "run the pipelines first" in note.lower()
+    assert note.startswith("**No") and "pipelines" not in note
     text, features = ui.show_prediction(settings, (utc_today() + dt.timedelta(days=1)).isoformat())
-    assert "run the pipelines first" in text.lower() and features.empty
+    assert text.startswith("**No prediction") and "pipelines" not in text and features.empty
 
 
 def test_overview_names_newest_model(store: Settings) -> None:
@@ -99,7 +99,11 @@ def test_forecast_has_the_coming_days(store: Settings) -> None:
     assert frame["predicted_pm25"].notna().all()
     assert list(frame["horizon_days"]) == list(range(1, store.forecast_days + 1))
     shown, note = ui.show_forecast(store)
-    assert len(shown) == store.forecast_days and "v2" in note
+    forecast = shown[shown["series"] == "forecast"]
+    assert list(forecast["day"]) == [d.date().isoformat() for d in expected]  # one tick per day
+    assert (forecast["pm25"] == forecast["pm25"].round(1)).all()
+    assert set(shown["series"]) - {"forecast"} <= set(ui.BAND_COLORS)
+    assert "v2" in note and ui.SCALE in note
 
 
 def test_hindcast_has_rows(store: Settings) -> None:
@@ -169,3 +173,43 @@ def test_app_serves_the_page(store: Settings) -> None:
         assert "PM2.5" in response.text
     finally:
         demo.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "category"),
+    [
+        (0.0, "good"),
+        (9.0, "good"),
+        (9.04, "good"),
+        (9.1, "moderate"),
+        (35.4, "moderate"),
+        (35.5, "unhealthy for sensitive groups"),
+        (125.5, "very unhealthy"),
+        (500.0, "hazardous"),
+    ],
+)
+def test_pm25_categories_follow_the_us_epa_breakpoints(value: float, category: str) -> None:
+    from {{ cookiecutter.package_name }} import ui
+
+    assert ui.pm25_category(value) == category
+
+
+def test_user_input_is_shown_as_typed_never_as_markdown(store: Settings) -> None:
+    from {{ cookiecutter.package_name }} import ui
+
+    text, _ = ui.show_prediction(store, "[click](http://example.com) **x** <b>")
+    assert "](" not in text and "**x**" not in text and "<b>" not in text
+    assert r"\[click\]" in text and "&lt;b" in text
+
+
+def test_endpoints_are_named_after_their_handlers_and_analytics_are_off(
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from {{ cookiecutter.package_name }} import ui
+
+    monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED")  # off in code, whatever the environment says
+    demo = ui.build_app(store)
+    assert demo.analytics_enabled is False
+    named = {dep.api_name: dep.fn.__name__ for dep in demo.fns.values()}
+    assert named["forecast"] == "show_forecast" and named["predict"] == "show_prediction"
+    assert "partial" not in named.values() and set(ui.LOADERS) <= set(named)

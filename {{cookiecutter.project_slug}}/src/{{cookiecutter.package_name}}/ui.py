@@ -10,10 +10,11 @@ module-level functions of the settings, so tests call them without a browser.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import math
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,29 @@ RUN_PIPELINES = "Run the pipelines first: `feature`, then `training`, then `infe
 UNIT = "µg/m³"
 DATES = "datetime64[us, UTC]"
 FEATURE_COLUMNS = ["feature", "value", "source"]
+PLOT_COLUMNS = {"day": "str", "pm25": "float64", "series": "str", "category": "str"}
+# The air-quality categories of daily mean PM2.5 on the US EPA scale (24-hour breakpoints, 2024
+# revision), as the course dashboards colour them: (upper bound in µg/m³, category, colour).
+SCALE = "US EPA 24-hour PM2.5 categories"
+CATEGORIES = [
+    (9.0, "good", "#00e400"),
+    (35.4, "moderate", "#e6c300"),
+    (55.4, "unhealthy for sensitive groups", "#ff7e00"),
+    (125.4, "unhealthy", "#ff0000"),
+    (225.4, "very unhealthy", "#8f3f97"),
+    (math.inf, "hazardous", "#7e0023"),
+]
+BAND_COLORS = {
+    f"{name} above {low:g}": color
+    for (low, _, _), (_, name, color) in zip(CATEGORIES, CATEGORIES[1:], strict=False)
+}
+SERIES_COLORS = {
+    "forecast": "#1f4e9c",
+    "observed": "#333333",
+    "predicted 1 day ahead": "#1f77b4",
+    **BAND_COLORS,
+}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _ONE_DAY = pd.Timedelta(days=1)
 _MODEL_CACHE_SIZE = 4
 _model_cache: dict[tuple[Any, ...], LoadedModel] = {}
@@ -144,7 +168,7 @@ def load_overview(settings: Settings) -> str:
         if meta is None:
             raise LookupError(f"model {settings.model_name!r} has no version {version}")
     except Exception as exc:
-        return _problem("No model yet", exc)
+        return f"{_problem('No model yet', exc)} {RUN_PIPELINES}"
     metrics = meta.training_metrics or {}
     role = "production" if production else "newest; no production alias"
     lines = [
@@ -283,40 +307,89 @@ def _missing(value: Any) -> bool:
 
 
 def _problem(what: str, exc: Exception) -> str:
-    """Return a message for the UI: the reason for missing data, never a traceback."""
+    """Return a message for the UI: the reason for missing data, never a traceback.
+
+    The hint to run the pipelines is shown once, in the overview, not under every section.
+    """
     if isinstance(exc, LookupError):
         reason = exc.args[0] if exc.args else type(exc).__name__
-        return f"**{what}:** {reason}. {RUN_PIPELINES}"
+        return f"**{what}:** {plain(str(reason))}."
     log.warning("%s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
-    reason = f"the store could not be read ({type(exc).__name__}, details in the server log)"
-    return f"**{what}:** {reason}. {RUN_PIPELINES}"
+    return f"**{what}:** the store could not be read ({type(exc).__name__}, details in the server log)."
+
+
+def plain(text: str) -> str:
+    """Return ``text`` escaped so that Markdown shows it as typed (no links, emphasis or HTML)."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return escaped.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def pm25_category(value: float) -> str:
+    """Return the US EPA category of a daily mean PM2.5 in µg/m³ (the scale has one decimal)."""
+    rounded = round(float(value), 1)
+    return next(name for upper, name, _ in CATEGORIES if rounded <= upper)
+
+
+def plot_frame(dates: pd.Series, values: pd.Series, series: Any) -> pd.DataFrame:
+    """Return rows to plot: ISO day (one tick per day), PM2.5 to one decimal, series, category."""
+    values = values.astype("float64").round(1)
+    return pd.DataFrame(
+        {
+            "day": [pd.Timestamp(d).date().isoformat() for d in dates],
+            "pm25": values.to_numpy(),
+            "series": series if isinstance(series, str) else list(series),
+            "category": [pm25_category(v) for v in values],
+        }
+    )
+
+
+def category_lines(days: list[str], top: float) -> pd.DataFrame:
+    """Return flat lines at the category boundaries, up to the first one at or above ``top``."""
+    rows = []
+    for (upper, _, _), (_, above, _) in zip(CATEGORIES, CATEGORIES[1:], strict=False):
+        name = f"{above} above {upper:g}"
+        rows += [{"day": d, "pm25": upper, "series": name, "category": above} for d in (days[0], days[-1])]
+        if upper >= top:
+            break
+    return pd.DataFrame(rows, columns=list(PLOT_COLUMNS))
+
+
+def _with_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    days = sorted(set(frame["day"]))
+    return pd.concat([frame, category_lines(days, float(frame["pm25"].max()))], ignore_index=True)
 
 
 def show_forecast(settings: Settings) -> tuple[pd.DataFrame, str]:
-    """Return the forecast plot data and a message for the UI."""
+    """Return the forecast plot data (with the category lines) and a message for the UI."""
     try:
         frame = forecast_frame(settings)
     except Exception as exc:
-        return _empty(date=DATES, predicted_pm25="float64"), _problem("No forecast yet", exc)
+        return _empty(**PLOT_COLUMNS), _problem("No forecast yet", exc)
     if frame.empty:
-        return frame, f"**No forecast for the coming days yet.** {RUN_PIPELINES}"
-    pairs = zip(frame["date"], frame["predicted_pm25"], strict=True)
-    days = " · ".join(f"{d.strftime('%a %d %b')}: **{v:.1f}**" for d, v in pairs)
+        return _empty(**PLOT_COLUMNS), "**No forecast for the coming days yet.**"
+    shown = plot_frame(frame["date"], frame["predicted_pm25"], "forecast")
+    pairs = zip(frame["date"], shown["pm25"], shown["category"], strict=True)
+    days = " · ".join(f"{d.strftime('%a %d %b')}: **{v:.1f}** ({c})" for d, v, c in pairs)
     version = int(frame["model_version"].iloc[0])
-    return frame, f"PM2.5 in {UNIT} (model v{version}, the most recent forecast of each day): {days}"
+    note = f"Daily mean PM2.5 in {UNIT} by model v{version} ({SCALE} in brackets): {days}"
+    return _with_categories(shown), note
 
 
 def show_hindcast(settings: Settings) -> tuple[pd.DataFrame, str]:
-    """Return the hindcast plot data and a message for the UI."""
+    """Return the hindcast plot data (observed and predicted, with the category lines) and a message."""
     try:
         frame = hindcast_frame(settings)
     except Exception as exc:
-        return _empty(date=DATES, pm25="float64", series="str"), _problem("No hindcast yet", exc)
+        return _empty(**PLOT_COLUMNS), _problem("No hindcast yet", exc)
     if frame.empty:
-        return frame, f"**No hindcast yet:** no stored predictions of past days. {RUN_PIPELINES}"
+        return _empty(**PLOT_COLUMNS), "**No hindcast yet:** no stored predictions of past days."
     wide = frame.pivot_table(index="date", columns="series", values="pm25")
     mae = float((wide.iloc[:, 0] - wide.iloc[:, 1]).abs().mean())
-    return frame, f"One-day-ahead predictions vs observed PM2.5 over {len(wide)} days: MAE {mae:.2f} {UNIT}."
+    version = frame["series"].str.extract(r"\(v(\d+)")[0].dropna()
+    label = f"model v{version.iloc[0]}" if not version.empty else "the model"
+    series = frame["series"].where(frame["series"] == "observed", "predicted 1 day ahead")
+    shown = plot_frame(frame["date"], frame["pm25"], series)
+    return _with_categories(shown), f"MAE of {label} over {len(wide)} days: {mae:.2f} {UNIT}."
 
 
 def date_choices(settings: Settings) -> tuple[Any, str]:
@@ -327,7 +400,7 @@ def date_choices(settings: Settings) -> tuple[Any, str]:
     except Exception as exc:
         return none, _problem("No dates to predict yet", exc)
     if not dates:
-        return none, f"**No weather stored for the coming days yet.** {RUN_PIPELINES}"
+        return none, "**No weather stored for the coming days yet.**"
     tomorrow = (utc_today() + dt.timedelta(days=1)).isoformat()
     return gr.Dropdown(choices=dates, value=tomorrow if tomorrow in dates else dates[0]), ""
 
@@ -338,14 +411,15 @@ def show_prediction(settings: Settings, date_text: Any) -> tuple[str, pd.DataFra
     try:
         result = predict_for_date(settings, date_text)
     except InvalidDateError as exc:
-        return f"**Invalid date:** {exc}", no_features
+        return f"**Invalid date:** {plain(str(exc))}", no_features  # the message quotes the user's text
     except Exception as exc:
         return _problem("No prediction", exc), no_features
     text = (
-        f"### {result.value:.2f} {UNIT}\n\nPredicted daily mean PM2.5 in {settings.location_name} on "
-        f"{result.date.strftime('%A %d %B %Y')} by `{result.model_name}` v{result.model_version}."
+        f"### {result.value:.2f} {UNIT} ({pm25_category(result.value)})\n\nPredicted daily mean PM2.5 in "
+        f"{settings.location_name} on {result.date.strftime('%A %d %B %Y')} by `{result.model_name}` "
+        f"v{result.model_version}; the category is on the {SCALE} scale."
     )
-    return text, result.features
+    return text, result.features.round({"value": 2})
 
 
 def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
@@ -366,28 +440,35 @@ def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
             continue
         back = f"; `rollback` returns to v{held.previous[-1]}" if held.previous else ""
         lines.append(f"**{alias}:** v{held.version} since {held.since}, by {held.by}{back}")
-    return "  \n".join(lines), history_table(events)
+    return "  \n".join(lines), history_table(events, reason_chars=None)  # the table wraps long reasons
 
 
 def show_accuracy(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return one-day-ahead error over time per model version (7-day rolling MAE) and a message."""
-    empty = _empty(date=DATES, rolling_mae="float64", series="str")
+    empty = _empty(day="str", rolling_mae="float64", series="str")
     try:
         fs = connect(settings).get_feature_store()
         rows = monitoring.monitoring_rows(fs, settings.location.key, settings.model_name)
     except Exception as exc:
         return empty, _problem("No monitoring data yet", exc)
     if rows.empty:
-        return empty, f"**No outcomes recorded yet:** the daily inference runs record them. {RUN_PIPELINES}"
+        return empty, "**No outcomes recorded yet:** the daily inference runs record them."
     summary = monitoring.accuracy_by_version(rows).to_dict("records")
     parts = [f"v{r['version']} ({r['roles']}): MAE {r['mae']:.2f} over {r['days']} days" for r in summary]
-    frame = monitoring.accuracy_over_time(rows)[["date", "rolling_mae", "series"]]
-    return frame, "One-day-ahead error per model version, as outcomes arrived: " + "; ".join(parts) + "."
+    over_time = monitoring.accuracy_over_time(rows)
+    frame = pd.DataFrame(
+        {
+            "day": [pd.Timestamp(d).date().isoformat() for d in over_time["date"]],
+            "rolling_mae": over_time["rolling_mae"].astype("float64").round(2),
+            "series": over_time["series"],
+        }
+    )
+    return frame, "Per model version, as outcomes arrived: " + "; ".join(parts) + "."
 
 
 def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return PSI per feature of the latest week against the training data, for production and shadow."""
-    empty = _empty(model="str", feature="str", psi="float64", drift="bool")
+    empty = _empty(model="str", feature="str", psi="float64", typical_psi="float64", drift="bool")
     try:
         project = connect(settings)
         fs, mr = project.get_feature_store(), project.get_model_registry()
@@ -403,14 +484,16 @@ def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
             frames.append(table.assign(model=f"v{model.version} ({role})"))
     except Exception as exc:
         return empty, _problem("No drift report", exc)
-    frame = pd.concat(frames, ignore_index=True)[["model", "feature", "psi", "drift"]]
+    frame = pd.concat(frames, ignore_index=True)[["model", "feature", "psi", "typical_psi", "drift"]]
     if frame.empty:
-        return empty, f"**No recent features to compare yet.** {RUN_PIPELINES}"
+        return empty, "**No recent features to compare yet.**"
     drifted = sorted(set(frame.loc[frame["drift"], "feature"]))
     verdict = f"drift in {', '.join(drifted)}" if drifted else "no feature drifted"
-    return frame.round({"psi": 3}), (
-        f"PSI of the latest {monitoring.DRIFT_DAYS} days against each model's training data "
-        f"(PSI >= {settings.drift_psi_threshold:g} marks drift): {verdict}."
+    return frame.round({"psi": 2, "typical_psi": 2}), (
+        f"The latest {monitoring.DRIFT_DAYS} days against the training days of the same season "
+        f"(±{monitoring.SEASON_DAYS} days of the year; calendar features left out). A feature drifts "
+        f"when its PSI is at least {settings.drift_psi_threshold:g} and above `typical_psi`, the largest "
+        f"PSI of any {monitoring.DRIFT_DAYS} days of that reference: {verdict}."
     )
 
 
@@ -418,85 +501,125 @@ def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
-    """Build the Gradio app; the store is read only when a page loads or a button is pressed."""
+    """Build the Gradio app; the store is read only when a page loads or a button is pressed.
+
+    Analytics are off in code (not only by GRADIO_ANALYTICS_ENABLED): the app sends nothing anywhere.
+    """
     settings = settings if settings is not None else Settings()
     name = settings.location_name
-    with gr.Blocks(title=f"PM2.5 forecast for {name}") as demo:
+    with gr.Blocks(title=f"PM2.5 forecast for {name}", analytics_enabled=False) as demo:
         gr.Markdown(f"# PM2.5 air quality forecast for {name}")
         overview = gr.Markdown()
         refresh = gr.Button("Reload data", size="sm")
-
-        gr.Markdown(f"## Forecast for the next {settings.forecast_days} days")
-        forecast_plot = gr.LinePlot(
-            x="date",
-            y="predicted_pm25",
-            title="Predicted PM2.5",
-            x_title="date",
-            y_title=f"PM2.5 ({UNIT})",
-            height=300,
-        )
-        forecast_note = gr.Markdown()
-
-        gr.Markdown("## Hindcast: how good were past forecasts?")
-        hindcast_plot = gr.LinePlot(
-            x="date",
-            y="pm25",
-            color="series",
-            title="Predicted vs observed PM2.5",
-            x_title="date",
-            y_title=f"PM2.5 ({UNIT})",
-            height=300,
-        )
-        hindcast_note = gr.Markdown()
-
-        gr.Markdown(
-            "## Predict one day\nReads the day's features from the online store and fills the PM2.5 lags "
-            "that are not observed yet from observations and stored predictions."
-        )
-        with gr.Row():
-            # Choices arrive on page load; the handler checks the value itself, so Gradio need not.
-            date = gr.Dropdown(
-                choices=[], value=None, label="Date (UTC)", allow_custom_value=True, interactive=True, scale=3
+        outputs = {"overview": [overview], **_forecast_section(settings), **_models_section()}
+        date, predict, result, features = _predict_section(outputs)
+        for api_name, handler in LOADERS.items():
+            gr.on(
+                [demo.load, refresh.click],
+                _bound(handler, settings),
+                outputs=outputs[api_name],
+                api_name=api_name,
             )
-            predict = gr.Button("Predict", variant="primary", scale=1)
-        dates_note = gr.Markdown()
-        result = gr.Markdown()
-        features = gr.Dataframe(headers=FEATURE_COLUMNS, label="Features used", interactive=False)
-
-        gr.Markdown(
-            "## Models: production, shadow and their history\n`promote` (the green button) and `rollback` "
-            "(the red button) move production; the training gate sets the shadow."
+        predict.click(
+            _bound(show_prediction, settings), inputs=date, outputs=[result, features], api_name="predict"
         )
-        models_note = gr.Markdown()
-        history = gr.Dataframe(label="History (newest first)", interactive=False)
-        gr.Markdown("## Monitoring: hindcast accuracy per model version")
-        accuracy_plot = gr.LinePlot(
-            x="date",
-            y="rolling_mae",
-            color="series",
-            title="One-day-ahead MAE, 7-day rolling",
-            x_title="date",
-            y_title=f"MAE ({UNIT})",
-            height=300,
-        )
-        accuracy_note = gr.Markdown()
-        gr.Markdown("## Feature drift: the latest week against the training data")
-        drift = gr.Dataframe(label="PSI per feature", interactive=False)
-        drift_note = gr.Markdown()
-
-        triggers = [demo.load, refresh.click]
-        loaders = [
-            ("overview", load_overview, [overview]),
-            ("forecast", show_forecast, [forecast_plot, forecast_note]),
-            ("hindcast", show_hindcast, [hindcast_plot, hindcast_note]),
-            ("dates", date_choices, [date, dates_note]),
-            ("models", show_models, [models_note, history]),
-            ("accuracy", show_accuracy, [accuracy_plot, accuracy_note]),
-            ("drift", show_drift, [drift, drift_note]),
-        ]
-        for api_name, handler, outputs in loaders:
-            gr.on(triggers, functools.partial(handler, settings), outputs=outputs, api_name=api_name)
-        on_predict = functools.partial(show_prediction, settings)
-        predict.click(on_predict, inputs=date, outputs=[result, features], api_name="predict")
     demo.queue(default_concurrency_limit=2, max_size=16)
     return demo
+
+
+def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
+    """Return ``handler`` with the settings bound, under the handler's own name and docstring.
+
+    Gradio names the endpoint and documents it from the function: a ``functools.partial`` would
+    show as ``partial`` with no description.
+    """
+
+    def bound(*inputs: Any) -> Any:
+        return handler(settings, *inputs)
+
+    bound.__name__ = bound.__qualname__ = handler.__name__
+    bound.__doc__ = handler.__doc__
+    return bound
+
+
+def _day_plot(y: str, title: str, y_title: str, color_map: dict[str, str] | None = None) -> gr.LinePlot:
+    """Return a line plot of one value per day: string days give one tick per day, no '12 PM'."""
+    return gr.LinePlot(
+        x="day",
+        y=y,
+        color="series",
+        color_map=color_map,
+        title=title,
+        x_title="day (UTC)",
+        y_title=y_title,
+        x_label_angle=-45,
+        sort="x",
+        tooltip=["day", y, "series", *(["category"] if y == "pm25" else [])],
+        height=320,
+    )
+
+
+def _forecast_section(settings: Settings) -> dict[str, list[Any]]:
+    """Add the forecast and hindcast plots; return their outputs by loader name."""
+    bands = ", ".join(f"{name} up to {upper:g}" for upper, name, _ in CATEGORIES[:-1])
+    caption = f"Lines mark the {SCALE} ({UNIT}): {bands}, hazardous above."
+    gr.Markdown(f"## Forecast for the next {settings.forecast_days} days\n{caption}")
+    forecast_plot = _day_plot("pm25", "Predicted daily mean PM2.5", f"PM2.5 ({UNIT})", SERIES_COLORS)
+    forecast_note = gr.Markdown()
+    gr.Markdown("## Hindcast: how good were past forecasts?")
+    hindcast_plot = _day_plot(
+        "pm25", "Predicted (1 day ahead) vs observed PM2.5", f"PM2.5 ({UNIT})", SERIES_COLORS
+    )
+    hindcast_note = gr.Markdown()
+    return {"forecast": [forecast_plot, forecast_note], "hindcast": [hindcast_plot, hindcast_note]}
+
+
+def _predict_section(outputs: dict[str, list[Any]]) -> tuple[Any, Any, Any, Any]:
+    """Add the one-day prediction; register the date loader's outputs; return its components."""
+    gr.Markdown(
+        "## Predict one day\nReads the day's features from the online store and fills the PM2.5 lags "
+        "that are not observed yet from observations and stored predictions."
+    )
+    with gr.Row():
+        # Choices arrive on page load; the handler checks the value itself, so Gradio need not.
+        date = gr.Dropdown(
+            choices=[], value=None, label="Date (UTC)", allow_custom_value=True, interactive=True, scale=3
+        )
+        predict = gr.Button("Predict", variant="primary", scale=1)
+    outputs["dates"] = [date, gr.Markdown()]
+    result = gr.Markdown()
+    features = gr.Dataframe(headers=FEATURE_COLUMNS, label="Features used", interactive=False)
+    return date, predict, result, features
+
+
+def _models_section() -> dict[str, list[Any]]:
+    """Add the models, monitoring and drift sections; return their outputs by loader name."""
+    gr.Markdown(
+        "## Models: production, shadow and their history\n`promote` (the green button) and `rollback` "
+        "(the red button) move production; the training gate sets the shadow."
+    )
+    models_note = gr.Markdown()
+    history = gr.Dataframe(label="History (newest first)", interactive=False, wrap=True)
+    gr.Markdown("## Monitoring: hindcast accuracy per model version")
+    accuracy_plot = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})")
+    accuracy_note = gr.Markdown()
+    gr.Markdown("## Feature drift: the latest week against the same season in training")
+    drift = gr.Dataframe(label="PSI per feature", interactive=False)
+    drift_note = gr.Markdown()
+    return {
+        "models": [models_note, history],
+        "accuracy": [accuracy_plot, accuracy_note],
+        "drift": [drift, drift_note],
+    }
+
+
+# Loaders run on page load and on "Reload data"; each is an API endpoint of its name.
+LOADERS: dict[str, Callable[..., Any]] = {
+    "overview": load_overview,
+    "forecast": show_forecast,
+    "hindcast": show_hindcast,
+    "dates": date_choices,
+    "models": show_models,
+    "accuracy": show_accuracy,
+    "drift": show_drift,
+}

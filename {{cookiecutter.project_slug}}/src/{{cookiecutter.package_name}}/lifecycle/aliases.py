@@ -581,8 +581,14 @@ def versions_table(mr: Any, name: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def history_table(events: pd.DataFrame, rows: int = HISTORY_ROWS) -> pd.DataFrame:
-    """Return the newest ``rows`` events, newest first, for display."""
+def _shortened(text: str, chars: int | None) -> str:
+    return text if chars is None or len(text) <= chars else text[: chars - 3] + "..."
+
+
+def history_table(
+    events: pd.DataFrame, rows: int = HISTORY_ROWS, reason_chars: int | None = 100
+) -> pd.DataFrame:
+    """Return the newest ``rows`` events, newest first, for display (reasons cut at ``reason_chars``)."""
     if events.empty:
         return pd.DataFrame(columns=["at", "event", "version", "from", "alias", "by", "reason"])
     recent = events.sort_values(["at", "event_id"], ascending=False).head(rows)
@@ -594,6 +600,6 @@ def history_table(events: pd.DataFrame, rows: int = HISTORY_ROWS) -> pd.DataFram
             "from": recent["from_version"].map(lambda v: f"v{v}" if v else ""),
             "alias": recent["alias"],
             "by": recent["actor"],
-            "reason": recent["reason"].map(lambda r: r if len(r) <= 100 else r[:97] + "..."),
+            "reason": recent["reason"].map(lambda r: _shortened(r, reason_chars)),
         }
     ).reset_index(drop=True)
