@@ -123,20 +123,13 @@ def github_server(tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def env(tmp_path: Path, modal_server: Any, github_server: Any) -> dict[str, str]:
-    """Return an environment where modal and gh reach only the stand-ins, and gh's argv is logged."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "gh"
-    log = tmp_path / "gh-argv.log"
-    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {shutil.which("gh")} "$@"\n')
-    wrapper.chmod(0o755)
+def modal_env(tmp_path: Path, modal_server: Any) -> dict[str, str]:
+    """Return an environment where the modal client reaches only its stand-in."""
     home = tmp_path / "home"
     home.mkdir()
-    keep = {name: os.environ[name] for name in ("PATH", "LANG", "SYSTEMROOT") if name in os.environ}
+    keep = {name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ}
     return {
         **keep,
-        "PATH": f"{bin_dir}{os.pathsep}{keep['PATH']}",
         "HOME": str(home),
         "HOPSWORKS_API_KEY": KEY,
         "HOPSWORKS_PROJECT": "air_quality",
@@ -145,14 +138,29 @@ def env(tmp_path: Path, modal_server: Any, github_server: Any) -> dict[str, str]
         "MODAL_TOKEN_ID": "ak-test",
         "MODAL_TOKEN_SECRET": "as-test",
         "MODAL_CONFIG_PATH": str(home / ".modal.toml"),
+        "HF_HUB_OFFLINE": "1",  # the real huggingface_hub refuses every request: the Space target fails
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+
+
+@pytest.fixture
+def env(tmp_path: Path, modal_env: dict[str, str], github_server: Any) -> dict[str, str]:
+    """Add to ``modal_env`` gh reaching only its stand-in, through a wrapper that logs gh's argv."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "gh"
+    log = tmp_path / "gh-argv.log"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {shutil.which("gh")} "$@"\n')
+    wrapper.chmod(0o755)
+    return {
+        **modal_env,
+        "PATH": f"{bin_dir}{os.pathsep}{modal_env['PATH']}",
         "GH_HOST": f"127.0.0.1:{github_server.server_address[1]}",
         "GH_ENTERPRISE_TOKEN": TOKEN,
-        "GH_CONFIG_DIR": str(home / "gh"),
+        "GH_CONFIG_DIR": str(tmp_path / "home" / "gh"),
         "GH_PROMPT_DISABLED": "1",
         "GH_NO_UPDATE_NOTIFIER": "1",
         "SSL_CERT_FILE": str(github_server.cert),
-        "HF_HUB_OFFLINE": "1",  # the real huggingface_hub refuses every request: the Space target fails
-        "HF_HUB_DISABLE_TELEMETRY": "1",
     }
 
 
@@ -218,19 +226,16 @@ def test_secrets_dry_run_stores_nothing_and_picks_the_scheduler(env, tmp_path, m
     assert KEY not in proc.stdout + proc.stderr
 
 
-def test_secrets_without_a_key_or_terminal_fail_before_any_request(env, tmp_path, modal_server):
-    proc = run_secrets({**env, "HOPSWORKS_API_KEY": ""}, tmp_path, "--target", "modal")
+def test_secrets_without_a_key_or_terminal_fail_before_any_request(modal_env, tmp_path, modal_server):
+    proc = run_secrets({**modal_env, "HOPSWORKS_API_KEY": ""}, tmp_path, "--target", "modal")
     assert proc.returncode == 1
     assert "HOPSWORKS_API_KEY is not set and there is no terminal" in proc.stderr
     assert modal_server.calls == []
 
 
-def test_modal_cli_cannot_read_the_secret_from_stdin(modal_server, tmp_path):
+def test_modal_cli_cannot_read_the_secret_from_stdin(modal_env, modal_server):
     """Why `secrets` uses the SDK: the real CLI refuses `--from-json /dev/stdin` (not a regular file)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "MODAL_SERVER_URL": modal_server.url}
-    env |= {"MODAL_TOKEN_ID": "ak-test", "MODAL_TOKEN_SECRET": "as-test"}
+    env = modal_env
     argv = [sys.executable, "-m", "modal", "secret", "create", "hopsworks"]
     argv += ["--from-json", "/dev/stdin", "--force"]
     stdin = json.dumps({"HOPSWORKS_API_KEY": KEY})
