@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -105,18 +106,20 @@ class ModalStandIn:
         methods.update(SecretGetOrCreate=secret_get_or_create, SecretUpdate=secret_update)
         return type("ModalServicer", (api_grpc.ModalClientBase,), methods)()
 
-    async def _serve(self) -> None:
+    async def _serve(self, sock: socket.socket) -> None:
         from grpclib.server import Server
 
         # Built inside the server's own event loop, which grpclib binds it to.
         self.server = Server([self._servicer()])
-        await self.server.start("127.0.0.1", 0)
+        await self.server.start(sock=sock)
 
     def start(self) -> str:
+        """Start serving on a free port of 127.0.0.1; return the URL for MODAL_SERVER_URL."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))  # our own socket: the port is known without grpclib's internals
         self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(timeout=10)
-        port = self.server._server.sockets[0].getsockname()[1]  # grpclib has no public accessor
-        return f"http://127.0.0.1:{port}"
+        asyncio.run_coroutine_threadsafe(self._serve(sock), self.loop).result(timeout=10)
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     def stop(self) -> None:
         self.server.close()
