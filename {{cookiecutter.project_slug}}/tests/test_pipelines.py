@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,12 +44,14 @@ def test_pipelines_end_to_end(trained):
 
     project = connect(settings)
     model = project.get_model_registry().get_model(settings.model_name, version=1)
-    assert (model.feature_view_name, model.feature_view_version) == ("air_quality_weather", 1)
+    view = model.get_feature_view(init=False)  # hsml: a model knows its view through provenance
+    assert (view.name, view.version) == ("air_quality_weather", 1)
     weather, air_quality = feature_groups(project.get_feature_store())
     described = {f.name: f.description for fg in (weather, air_quality) for f in fg.features}
     assert described["pm25"].startswith("Daily mean PM2.5") and all(described.values()), described
     assert model.training_dataset_version == 1
-    assert {"model.json", "hindcast.png", "feature_importance.png"} <= set(model.files)
+    files = {path.name for path in Path(model.download()).iterdir()}
+    assert {"model.json", "hindcast.png", "feature_importance.png"} <= files
     stored = predictions_group(project.get_feature_store()).read()
     assert set(stored["model_version"]) == {1}
     assert set(stored["feature_view_version"]) == {1}

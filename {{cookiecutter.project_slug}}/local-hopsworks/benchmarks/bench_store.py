@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from local_hopsworks import LocalProject
+from local_hopsworks.maintenance import offline_table, online_store, online_table_name, resync_online
 
 DATA_FORMAT = 2  # bump when the generated data change, so a kept --workdir is rebuilt
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -195,7 +196,7 @@ def build_history(workdir: Path, history: str, seed: int) -> dict[str, float]:
     fs.get_or_create_feature_view(name="training", version=1, query=query, labels=["label"])
     serving = fa.select(["entity", *feature_names("a")]).join(fb.select(feature_names("b")), on=["entity"])
     fs.get_or_create_feature_view(name="serving", version=1, query=serving)
-    generation[f"files_{history}"] = float(sum(len(fg.offline.open().file_uris()) for fg in (labels, fa, fb)))
+    generation[f"files_{history}"] = float(sum(len(offline_table(fg).open().file_uris()) for fg in (labels, fa, fb)))
     return generation
 
 
@@ -392,7 +393,7 @@ def bench_insert(workdir: Path, scale: float, seed: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     fg.insert(batch)
     upsert = time.perf_counter() - t0
-    rows = fg.offline.info()["rows"]
+    rows = offline_table(fg).info()["rows"]
     shutil.rmtree(folder, ignore_errors=True)
     return {
         "insert_first_rows_per_s": n["insert"] / first,
@@ -417,13 +418,13 @@ def bench_materialise(workdir: Path, scale: float, seed: int, repeat: int) -> di
     best = float("inf")
     for _ in range(repeat):
         for fg in groups:
-            fs.online.drop(fg.online_table)  # clears the table and its sync record
+            online_store(fs).drop(online_table_name(fg))  # clears the table and its sync record
         t0 = time.perf_counter()
         for fg in groups:
-            fg.ensure_online()  # rebuilds from the offline table
+            resync_online(fg)  # rebuilds from the offline table
         best = min(best, time.perf_counter() - t0)
-    con = fs.online.connection()
-    online_rows = sum(con.execute(f'SELECT COUNT(*) FROM "{fg.online_table}"').fetchone()[0] for fg in groups)  # noqa: S608
+    con = online_store(fs).connection()
+    online_rows = sum(con.execute(f'SELECT COUNT(*) FROM "{online_table_name(fg)}"').fetchone()[0] for fg in groups)  # noqa: S608
     shutil.rmtree(folder, ignore_errors=True)
     return {
         "materialise_s": best,

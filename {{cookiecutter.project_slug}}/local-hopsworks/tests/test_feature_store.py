@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from local_hopsworks.maintenance import arrow_schema, offline_table, store_folder
 from local_hopsworks.registry import ModelIntegrityError
 from local_hopsworks.schema import SchemaError
 
@@ -142,7 +143,7 @@ def test_remove_rows_deletes_offline_and_online(project):
     assert fv.get_feature_vector({"location": "b", "date": "2024-01-02"}) == [1.0]
     with pytest.raises(SchemaError, match=r"\['date'\] missing"):
         fg.remove_rows(pd.DataFrame({"location": ["b"]}))  # like Hopsworks: the whole primary key
-    rows = fg.filter(fg.location == "b").read()
+    rows = fg.filter(fg.get_feature("location") == "b").read()
     assert fg.remove_rows(rows) == 3
     assert set(fg.read()["location"]) == {"a"}
     with pytest.raises(KeyError, match="no online row"):
@@ -154,10 +155,10 @@ def test_online_store_heals_after_a_crash_between_offline_and_online_writes(proj
     fg = _fg(fs)
     fg.insert(_frame(2))
     # Simulate a writer that died after its offline commit, before its online sync.
-    fg.offline.upsert(
+    offline_table(fg).upsert(
         pd.DataFrame({"location": ["a"], "date": [pd.Timestamp("2024-01-09", tz="UTC")], "x": [9.0]}).pipe(
             lambda d: __import__("pyarrow").Table.from_pandas(
-                d, schema=fg.arrow_schema(), preserve_index=False
+                d, schema=arrow_schema(fg), preserve_index=False
             )
         ),
         ["location", "date"],
@@ -220,7 +221,7 @@ def test_model_registry_versions_and_integrity(project, tmp_path):
         assert mr.get_model("m").version == 1  # like Hopsworks: no version means version 1
     assert "defaulting to `1`" in str(caught[0].message)
     assert mr.get_model("m", version=9) is None
-    stored = second.path / "files" / "model.json"
+    stored = store_folder(project) / "models" / "m" / "2" / "files" / "model.json"
     stored.write_text(json.dumps({"w": 666}))
     with pytest.raises(ModelIntegrityError, match="model.json: sha256 differs"):
         mr.get_model("m", version=2).download()

@@ -157,13 +157,15 @@ def test_feature_vectors_equal_batch_data_and_offline_rows(
     batch = fv.get_batch_data(primary_key=True, event_time=True)
     model_columns = list(fv.get_batch_data().columns)
     raw_columns = list(fv.get_batch_data(transformed=False).columns)
+    left, right = (weather, air_quality) if shape == "weather-left" else (air_quality, weather)
+    # hsfs adds the joined group's keys too, under qualified names <project>_<group>_<version>_<key>.
+    joined_keys = [f"local_{right.name}_{right.version}_{k}" for k in KEYS]
     assert LABEL not in model_columns and not set(KEYS) & set(model_columns)
-    assert set(batch.columns) == {*KEYS, *model_columns}
-    assert [c for c in batch.columns if c not in KEYS] == model_columns
+    assert set(batch.columns) == {*KEYS, *model_columns, *joined_keys}
+    assert [c for c in batch.columns if c not in KEYS and c not in joined_keys] == model_columns
     assert not batch.duplicated(KEYS).any()
     assert str(batch["date"].dtype) == "datetime64[us, UTC]"
 
-    left, right = (weather, air_quality) if shape == "weather-left" else (air_quality, weather)
     left_rows, right_rows = left.read(), right.read()
     right_prefix = "" if shape == "weather-left" else "w_"
     checked = missing_joined = 0

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from local_hopsworks import LocalProject
+from local_hopsworks.maintenance import feature_specs, online_store, online_table_name
 from local_hopsworks.online import from_sqlite_rows
 from local_hopsworks.timeutil import utc_now
 
@@ -674,10 +675,11 @@ def check_online(fs: Any, fg: Any, fv: Any, oracle: OracleGroup) -> None:
     """The online row of every key (present or not) is the oracle's latest row."""
     latest = oracle.latest()
     all_keys = [(k,) for k in [1, 2, 3]] if oracle.pk == ["k"] else [(k, c) for k in [1, 2, 3] for c in "ab"]
-    stored = fs.online.get(fg.online_table, fg.specs(), fg.primary_key, [list(k) for k in all_keys])
+    specs = feature_specs(fg)
+    stored = online_store(fs).get(online_table_name(fg), specs, fg.primary_key, [list(k) for k in all_keys])
     for key, row in zip(all_keys, stored, strict=True):
         expected = latest.get(key)
-        got = None if row is None else by_key(from_sqlite_rows([row], fg.specs()), oracle.pk)[key]
+        got = None if row is None else by_key(from_sqlite_rows([row], specs), oracle.pk)[key]
         assert got == expected, f"online row of {key}"
         vector = fv.get_feature_vector(
             dict(zip(oracle.pk, key, strict=True)), return_type="pandas", allow_missing=True

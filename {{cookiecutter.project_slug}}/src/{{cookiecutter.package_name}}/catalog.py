@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,17 @@ KEYS = ["location", "date"]
 
 
 LABEL = "pm25"
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """Return the model inputs of a training or batch frame: every column but keys and event times.
+
+    With ``primary_key=True``/``event_time=True`` hsfs also returns the keys and event time of each
+    joined group, under qualified names ``<project>_<group>_<version>_<key>``: keys too, never inputs.
+    """
+    groups = "|".join(re.escape(name) for name in (WEATHER_FG, AIR_QUALITY_FG))
+    qualified = re.compile(rf".*_({groups})_\d+_({'|'.join(KEYS)})")
+    return [c for c in frame.columns if c not in KEYS and not qualified.fullmatch(str(c))]
 
 
 def utc_today() -> dt.date:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,21 @@ MODEL_FILE = "model.json"
 
 class ModelIntegrityError(RuntimeError):
     """A downloaded model file differs from the sha256 recorded when the model was registered."""
+
+
+def feature_view_of(model: Any) -> tuple[str, int]:
+    """Return (name, version) of the feature view a registered model was trained on.
+
+    The SDK's Model knows its view only through provenance (``get_feature_view()``), not as attributes;
+    ``init=False`` skips setting the view up for scoring, which only the name and version do not need.
+
+    Raises:
+        LookupError: If the model is linked to no (accessible) feature view.
+    """
+    view = model.get_feature_view(init=False)
+    if view is None:
+        raise LookupError(f"model {model.name} v{model.version} is not linked to a feature view")
+    return str(view.name), int(view.version)
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
@@ -50,13 +66,24 @@ class LoadedModel:
     def version(self) -> int:
         return int(self.meta.version)
 
+    @cached_property
+    def feature_view(self) -> tuple[str, int]:
+        """Return (name, version) of the model's feature view, asked of the registry once."""
+        return feature_view_of(self.meta)
+
+    @property
+    def feature_view_label(self) -> str:
+        """Return the feature view as people read it: ``name vN``."""
+        name, version = self.feature_view
+        return f"{name} v{version}"
+
     def predict(self, features: pd.DataFrame) -> Any:
         """Predict with columns in the model's own order; raise naming missing features or values."""
         missing = [f for f in self.feature_names if f not in features.columns]
         if missing:
             raise ValueError(
                 f"model {self.meta.name} v{self.version} needs feature(s) {missing} that the feature view "
-                f"{self.meta.feature_view_name} v{self.meta.feature_view_version} did not return"
+                f"{self.feature_view_label} did not return"
             )
         # Lags may be unknown (missing days; the model was trained with gaps). Any other feature missing
         # would make XGBoost silently take its "missing" branch: refuse instead of predicting wrongly.
@@ -67,8 +94,8 @@ class LoadedModel:
             where = (features["date"] if "date" in features.columns else features.index.to_series())[rows]
             days = ", ".join(str(value)[:10] for value in where.head(5))
             raise ValueError(
-                f"model {self.meta.name} v{self.version} (feature view {self.meta.feature_view_name} "
-                f"v{self.meta.feature_view_version}): feature(s) {sorted(empty.columns[empty.any()])} "
+                f"model {self.meta.name} v{self.version} (feature view {self.feature_view_label}): "
+                f"feature(s) {sorted(empty.columns[empty.any()])} "
                 f"missing for {int(rows.sum())} row(s) ({days}); no prediction made"
             )
         import xgboost as xgb

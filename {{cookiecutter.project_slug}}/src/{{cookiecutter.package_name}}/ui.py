@@ -26,7 +26,7 @@ from .features.air_quality import ALL_LAG_FEATURES
 from .lifecycle import aliases, monitoring
 from .lifecycle.aliases import history_table
 from .lifecycle.monitoring import hindcast
-from .model import HISTORY_DAYS, LoadedModel, fill_lags, latest_model_version
+from .model import HISTORY_DAYS, LoadedModel, feature_view_of, fill_lags, latest_model_version
 from .settings import Settings
 from .store import connect
 
@@ -134,13 +134,13 @@ def _cached_model(settings: Settings, fs: Any, mr: Any, version: int) -> LoadedM
             while len(_model_cache) >= _MODEL_CACHE_SIZE:
                 _model_cache.pop(next(iter(_model_cache)))
             _model_cache[key] = cached
-    return LoadedModel(meta, cached.booster, cached.feature_names)
+    return cached  # the key pins name, version and registration: the cached model is this one
 
 
 def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timestamp) -> pd.Series:
     """Return PM2.5 by date before ``target``: observed, then stored predictions for later days."""
     start = target - pd.Timedelta(days=HISTORY_DAYS)
-    _, air_quality = feature_groups(fs, int(model.meta.feature_view_version))
+    _, air_quality = feature_groups(fs, model.feature_view[1])
     observed = location_rows(air_quality, location, start, target)
     history = observed.set_index("date")[LABEL].dropna() if not observed.empty else pd.Series(dtype="float64")
     stored = location_rows(predictions_group(fs), location, start, target)
@@ -167,13 +167,14 @@ def load_overview(settings: Settings) -> str:
         meta = mr.get_model(settings.model_name, version=version)
         if meta is None:
             raise LookupError(f"model {settings.model_name!r} has no version {version}")
+        view_name, view_version = feature_view_of(meta)
     except Exception as exc:
         return f"{_problem('No model yet', exc)} {RUN_PIPELINES}"
     metrics = meta.training_metrics or {}
     role = "production" if production else "newest; no production alias"
     lines = [
         f"**Model:** `{meta.name}` version **v{version}** ({role}), trained on feature view "
-        f"`{meta.feature_view_name}` v{meta.feature_view_version}.",
+        f"`{view_name}` v{view_version}.",
     ]
     shadow = found.get(aliases.SHADOW)
     if shadow is not None:
@@ -222,7 +223,7 @@ def hindcast_frame(settings: Settings) -> pd.DataFrame:
     mr = project.get_model_registry()
     serving = aliases.serving_version(mr, settings.model_name)
     meta = mr.get_model(settings.model_name, version=serving)
-    features_version = int(meta.feature_view_version) if meta is not None else FEATURES_VERSION
+    features_version = feature_view_of(meta)[1] if meta is not None else FEATURES_VERSION
     past = hindcast(project, settings.location.key, settings.model_name, features_version=features_version)
     if past.empty:
         return _empty(date=DATES, pm25="float64", series="str")
@@ -511,8 +512,10 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         gr.Markdown(f"# PM2.5 air quality forecast for {name}")
         overview = gr.Markdown()
         refresh = gr.Button("Reload data", size="sm")
-        outputs = {"overview": [overview], **_forecast_section(settings), **_models_section()}
+        # Components appear in the order they are made: forecast, hindcast, prediction, models.
+        outputs = {"overview": [overview], **_forecast_section(settings)}
         date, predict, result, features = _predict_section(outputs)
+        outputs.update(_models_section())
         for api_name, handler in LOADERS.items():
             gr.on(
                 [demo.load, refresh.click],
@@ -599,7 +602,12 @@ def _models_section() -> dict[str, list[Any]]:
         "(the red button) move production; the training gate sets the shadow."
     )
     models_note = gr.Markdown()
-    history = gr.Dataframe(label="History (newest first)", interactive=False, wrap=True)
+    history = gr.Dataframe(
+        label="History (newest first)",
+        interactive=False,
+        wrap=True,  # the whole reason, on as many lines as it needs
+        column_widths=["15%", "9%", "6%", "5%", "9%", "12%", "44%"],  # at, event, ..., reason
+    )
     gr.Markdown("## Monitoring: hindcast accuracy per model version")
     accuracy_plot = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})")
     accuracy_note = gr.Markdown()

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 from local_hopsworks import LocalProject
+from local_hopsworks.maintenance import feature_specs, offline_table, online_store, online_table_name
 from local_hopsworks.online import from_sqlite_rows
 
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -64,12 +65,12 @@ def latest_per_key(df: pd.DataFrame, pk: list[str], event_time: str | None) -> p
 
 def online_rows(fg: Any) -> pd.DataFrame:
     """Read a group's online table straight from SQLite (a read-only connection, no healing)."""
-    path = fg._fs.root / "online.sqlite"
-    specs = fg.specs()
+    path = online_store(fg.feature_store).path
+    specs = feature_specs(fg)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         names = ", ".join(f'"{s.name}"' for s in specs)
-        rows = con.execute(f'SELECT {names} FROM "{fg.online_table}"').fetchall()  # noqa: S608 (test helper)
+        rows = con.execute(f'SELECT {names} FROM "{online_table_name(fg)}"').fetchall()  # noqa: S608 (test helper)
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise
@@ -98,7 +99,7 @@ def store_state(root: Path) -> dict[str, Any]:
         keys = fg.primary_key + ([fg.event_time] if fg.event_time else [])
         rows = sorted_rows(fg.read(), keys) if meta.get("features") else pd.DataFrame()
         online = sorted_rows(online_rows(fg), fg.primary_key) if meta.get("features") else pd.DataFrame()
-        state[path.name] = {"version": fg.offline.version(), "rows": rows, "online": online}
+        state[path.name] = {"version": offline_table(fg).version(), "rows": rows, "online": online}
     return state
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from local_hopsworks import LocalProject
 from local_hopsworks.expectations import ValidationError
+from local_hopsworks.maintenance import offline_table
 from support import OTHER, TODAY, location_settings
 
 from {{ cookiecutter.package_name }} import cli
@@ -131,7 +132,7 @@ def test_forget_with_purge_leaves_no_trace(store_copy: Path, monkeypatch: pytest
     # Time travel cannot bring it back: only the current table version is left.
     fs = LocalProject(root).get_feature_store()
     for fg in feature_groups(fs):
-        first = fg.offline.read(version=0)
+        first = offline_table(fg).read(version=0)
         assert first.empty or not (first["location"] == KEY).any()
         assert not (
             fg.as_of(pd.Timestamp("2000-01-01", tz="UTC")).read().get("location", pd.Series()) == KEY
@@ -173,7 +174,8 @@ def test_forget_without_purge_keeps_history_until_purged(store_copy: Path) -> No
     assert all("/offline/" in p or p.startswith("online.sqlite") for p in residual), residual
     fs = LocalProject(root).get_feature_store()
     _, air = feature_groups(fs)
-    old = air.offline.read(version=air.offline.version() - 1)  # time travel to before the delete
+    table = offline_table(air)
+    old = table.read(version=table.version() - 1)  # time travel to before the delete
     assert (old["location"] == KEY).any()
 
     dry = forget.forget(root, KEY, dry_run=True)

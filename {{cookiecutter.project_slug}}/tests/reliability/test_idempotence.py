@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from local_hopsworks import LocalProject
+from local_hopsworks.maintenance import resync_online
 from support import (
     TODAY,
     Writer,
@@ -40,7 +41,7 @@ def assert_no_duplicates(root: Path) -> None:
     for fg in feature_groups(fs):
         rows = fg.read()
         assert not rows.duplicated(subset=KEYS).any(), f"{fg.name} has duplicate (location, date) rows"
-        fg.ensure_online()  # what the next reader (init_serving) or write does after a crash
+        resync_online(fg)  # what the next reader (init_serving) or write does after a crash
         assert_online_matches_offline(fg)
 
 

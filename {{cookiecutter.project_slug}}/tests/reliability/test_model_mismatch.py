@@ -27,7 +27,7 @@ def model_versions(root: Path) -> tuple[int, int]:
     """The newest model version and the feature view version it was trained on."""
     mr = LocalProject(root).get_model_registry()
     model = max(mr.get_models(MODEL), key=lambda m: m.version)
-    return model.version, model.feature_view_version
+    return model.version, model.get_feature_view(init=False).version
 
 
 def run_inference_expecting(root: Path, *fragments: str) -> str:
@@ -60,7 +60,7 @@ def test_feature_view_no_longer_returns_a_feature_the_model_needs(store_copy: Pa
         name=FEATURE_VIEW,
         version=99,
         query=weather.select_except(["wind_dir_sin"]).join(
-            air.select([c for c in air.feature_names if c not in ("location", "date")]),
+            air.select([c for c in [f.name for f in air.features] if c not in ("location", "date")]),
             on=["location", "date"],
         ),
         labels=labels,

@@ -178,9 +178,9 @@ def test_a_refused_first_batch_does_not_fix_the_schema(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="expect_column_values_to_be_of_type"):
         air_fg.insert(as_text)
     air_fg = feature_groups(fs)[1]
-    assert air_fg.feature_names == []
+    assert air_fg.features == []  # hsfs: a group not yet written has no features
     air_fg.insert(air)
-    assert air_fg.spec("pm25").type == "double"
+    assert air_fg.get_feature("pm25").type == "double"
 
 
 def test_pipelines_create_every_group_with_its_strict_suite(tmp_path: Path) -> None:

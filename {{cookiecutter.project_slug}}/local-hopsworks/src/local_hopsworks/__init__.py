@@ -53,29 +53,30 @@ class LocalProject:
     """The local stand-in for a Hopsworks project."""
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+        self._root = Path(root)
         self.name = "local"
         self._fs: FeatureStore | None = None
         self._mr: ModelRegistry | None = None
 
     def __repr__(self) -> str:
-        return f"LocalProject({str(self.root)!r})"
+        return f"LocalProject({str(self._root)!r})"
 
     def get_feature_store(self, name: str | None = None) -> FeatureStore:
         """Return the project's feature store."""
         if self._fs is None:
-            self._fs = FeatureStore(self.root)
+            self._fs = FeatureStore(self._root)
         return self._fs
 
     def get_model_registry(self) -> ModelRegistry:
         """Return the project's model registry."""
         if self._mr is None:
-            self._mr = ModelRegistry(self.root / "models", self.get_feature_store())
+            self._mr = ModelRegistry(self._root / "models", self.get_feature_store())
         return self._mr
 
-    def get_secrets_api(self) -> LocalSecretsApi:
-        """Return the secrets API (environment variables locally)."""
-        return LocalSecretsApi()
+
+def get_secrets_api() -> LocalSecretsApi:
+    """Return the secrets API (environment variables locally), as ``hopsworks.get_secrets_api()`` does."""
+    return LocalSecretsApi()
 
 
-__all__ = ["FeatureStore", "LocalProject", "ModelRegistry"]
+__all__ = ["FeatureStore", "LocalProject", "ModelRegistry", "get_secrets_api"]

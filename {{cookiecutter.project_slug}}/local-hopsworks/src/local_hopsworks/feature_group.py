@@ -8,6 +8,7 @@ import os
 import re
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +22,7 @@ from .offline import OfflineTable
 from .query import Feature, Query, _Condition
 from .row_order import order_rows, read_order
 from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow
+from .sdk_names import FEATURE_GROUP_ATTRIBUTES
 from .timeutil import to_utc_timestamp
 from .transformations import Udf, udf_from_dict
 from .validation import ExpectationSuite, to_local_suite
@@ -100,7 +102,7 @@ class FeatureGroup:
         return int(self._meta["version"])
 
     @property
-    def key(self) -> tuple[str, int]:
+    def _key(self) -> tuple[str, int]:
         return (self.name, self.version)
 
     @property
@@ -120,18 +122,35 @@ class FeatureGroup:
         return bool(self._meta.get("online_enabled"))
 
     @property
-    def path(self) -> Path:
-        return self._fs.fg_path(self.name, self.version)
+    def feature_store(self) -> FeatureStore:
+        """Return the feature store the group belongs to."""
+        return self._fs
 
     @property
-    def offline(self) -> OfflineTable:
-        return OfflineTable(self.path / "offline")
+    def location(self) -> str | None:
+        """Return the offline table's storage path (None before the first insert saves the group)."""
+        return self._offline.path.as_uri() if self._meta.get("features") else None
 
     @property
-    def online_table(self) -> str:
+    def id(self) -> int | None:
+        """Return the group's id (None before the first insert saves the group, as on Hopsworks)."""
+        if not self._meta.get("features"):
+            return None
+        return zlib.crc32(f"{self.name}_{self.version}".encode())  # stable: same group, same id
+
+    @property
+    def _path(self) -> Path:
+        return self._fs._fg_path(self.name, self.version)
+
+    @property
+    def _offline(self) -> OfflineTable:
+        return OfflineTable(self._path / "offline")
+
+    @property
+    def _online_table(self) -> str:
         return f"{self.name}_{self.version}"
 
-    def specs(self) -> list[FeatureSpec]:
+    def _specs(self) -> list[FeatureSpec]:
         """Return the schema, or raise if nothing was inserted yet."""
         if not self._meta.get("features"):
             raise SchemaError(
@@ -141,11 +160,14 @@ class FeatureGroup:
 
     @property
     def features(self) -> list[Feature]:
-        return [Feature(s.name, s.type, self.key, s.description) for s in self.specs()]
+        """Return the features ([] for a group not yet written, as hsfs returns)."""
+        if not self._meta.get("features"):
+            return []
+        return [Feature(s.name, s.type, self._key, s.description) for s in self._specs()]
 
     @property
-    def feature_names(self) -> list[str]:
-        return [s.name for s in self.specs()] if self._meta.get("features") else []
+    def _feature_names(self) -> list[str]:
+        return [s.name for s in self._specs()] if self._meta.get("features") else []
 
     @property
     def schema(self) -> list[Feature]:
@@ -169,7 +191,7 @@ class FeatureGroup:
         dropped = {d for fn in functions for d in fn.dropped_features}
         return out.drop(columns=[d for d in dropped if d in out.columns])
 
-    def compute_on_demand(self, row: dict[str, Any], request_parameters: dict[str, Any]) -> dict[str, Any]:
+    def _compute_on_demand(self, row: dict[str, Any], request_parameters: dict[str, Any]) -> dict[str, Any]:
         """Return ``row`` with on-demand features recomputed from ``request_parameters`` (serving time)."""
         functions = [
             fn
@@ -184,23 +206,23 @@ class FeatureGroup:
             out.update(fn.execute(frame, None, on_demand=True).iloc[0].to_dict())
         return out
 
-    def spec(self, name: str) -> FeatureSpec:
-        for spec in self.specs():
+    def _spec(self, name: str) -> FeatureSpec:
+        for spec in self._specs():
             if spec.name == name:
                 return spec
-        raise ValueError(f"{name!r} is not a feature of {self.name} v{self.version}: {self.feature_names}")
+        raise ValueError(f"{name!r} is not a feature of {self.name} v{self.version}: {self._feature_names}")
 
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(s.name, ARROW_TYPES[s.type]) for s in self.specs()])
+    def _arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(s.name, ARROW_TYPES[s.type]) for s in self._specs()])
 
-    def empty_frame(self, columns: list[str] | None = None) -> pd.DataFrame:
-        table = self.arrow_schema().empty_table()
+    def _empty_frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        table = self._arrow_schema().empty_table()
         return (table.select(columns) if columns else table).to_pandas()
 
     def get_feature(self, name: str) -> Feature:
         """Return the feature called ``name``."""
-        spec = self.spec(name)
-        return Feature(spec.name, spec.type, self.key, spec.description)
+        spec = self._spec(name)
+        return Feature(spec.name, spec.type, self._key, spec.description)
 
     def __getitem__(self, name: str) -> Feature:
         return self.get_feature(name)
@@ -208,17 +230,26 @@ class FeatureGroup:
     def __getattr__(self, name: str) -> Feature:
         if name.startswith("_"):
             raise AttributeError(name)
+        if name in FEATURE_GROUP_ATTRIBUTES:
+            # On hsfs this name is the group's own attribute, never a feature: fail as code would there.
+            raise AttributeError(
+                f"'FeatureGroup' attribute {name!r} of hsfs is not implemented locally; on Hopsworks "
+                f"fg.{name} is that attribute, not a feature: use fg.get_feature({name!r}) or fg[{name!r}]"
+            )
         meta = self.__dict__.get("_meta", {})
         if any(f["name"] == name for f in meta.get("features") or []):
             return self.get_feature(name)
-        raise AttributeError(f"feature group has no attribute or feature {name!r}")
+        raise AttributeError(
+            f"'FeatureGroup' object has no attribute {name!r}. If you are trying to access a feature, "
+            "fall back on using the `get_feature` method."
+        )
 
     def __repr__(self) -> str:
         return f"FeatureGroup({self.name!r}, version={self.version}, primary_key={self.primary_key})"
 
     def update_feature_description(self, feature_name: str, description: str) -> FeatureGroup:
         """Set the description of one feature."""
-        self.spec(feature_name)
+        self._spec(feature_name)
         for f in self._meta["features"]:
             if f["name"] == feature_name:
                 f["description"] = description
@@ -226,7 +257,7 @@ class FeatureGroup:
         return self
 
     def _save_meta(self) -> None:
-        write_json_atomic(self.path / "fg.json", self._meta)
+        write_json_atomic(self._path / "fg.json", self._meta)
 
     # -- expectation suite ---------------------------------------------------------------------------------
     def save_expectation_suite(
@@ -256,7 +287,7 @@ class FeatureGroup:
             expectation_suite, run_validation, validation_ingestion_policy, f"{self.name}_{self.version}"
         )
         # Re-read the metadata first: another process may have fixed the schema since this object was loaded.
-        path = self.path / "fg.json"
+        path = self._path / "fg.json"
         if path.exists():
             self._meta = json.loads(path.read_text())
         self._meta["expectation_suite"] = suite.to_json_dict()
@@ -270,7 +301,7 @@ class FeatureGroup:
 
     def delete_expectation_suite(self) -> None:
         """Detach the expectation suite: inserts are no longer validated."""
-        path = self.path / "fg.json"
+        path = self._path / "fg.json"
         if path.exists():
             self._meta = json.loads(path.read_text())
         self._meta["expectation_suite"] = None
@@ -315,7 +346,7 @@ class FeatureGroup:
         report["ingestion_result"] = str(ingestion_result).upper()
         if save_report:
             rejected = frame if report["ingestion_result"] == "REJECTED" else None
-            report["meta"]["saved_to"] = str(store_report(self._fs.root, self, report, rejected))
+            report["meta"]["saved_to"] = str(store_report(self._fs._root, self, report, rejected))
         return report
 
     # -- writes --------------------------------------------------------------------------------------------
@@ -398,19 +429,19 @@ class FeatureGroup:
             raise NotImplementedError("insert(transformation_context=...) is not supported locally")
         features = self._apply_on_demand(features) if transform else features
         # Validate the batch as given, before a first batch fixes the schema (a refused batch fixes nothing).
-        report = self._fs.validate(self, features, validation_options or {})
+        report = self._fs._validate(self, features, validation_options or {})
         features = self._prepare(features)
-        table = to_arrow(features, self.specs())
+        table = to_arrow(features, self._specs())
         rows = self._dedupe(table)
         data = self._stored_batch(rows)
         if overwrite:
-            version = self._write(lambda: self.offline.overwrite(data))
+            version = self._write(lambda: self._offline.overwrite(data))
             self._write(lambda: self._sync_online(None, version), committed=version)
         else:
             if data.num_rows == 0:
                 return None, report
             keys = self.primary_key + ([self.event_time] if self.event_time else [])
-            version = self._write(lambda: self.offline.upsert(data, keys))
+            version = self._write(lambda: self._offline.upsert(data, keys))
             self._write(lambda: self._sync_online(rows, version), committed=version)
         return None, report
 
@@ -419,7 +450,7 @@ class FeatureGroup:
 
         Sorted on write, files hold sorted runs that reads put in order without a sort (row_order).
         """
-        data = pa.Table.from_pandas(rows, schema=self.arrow_schema(), preserve_index=False)
+        data = pa.Table.from_pandas(rows, schema=self._arrow_schema(), preserve_index=False)
         if not self.event_time:
             return data
         data, order = order_rows(data, read_order(self.event_time, self.primary_key))
@@ -437,14 +468,14 @@ class FeatureGroup:
             if problem is None:
                 raise
             if committed is None:
-                state = f"nothing was written (the table is still at version {self.offline.version()})"
+                state = f"nothing was written (the table is still at version {self._offline.version()})"
             else:
                 state = (
                     f"the offline table was written (version {committed}); the online copy was not and "
                     "catches up on the next write or read"
                 )
             raise StoreWriteError(
-                f"{self.name} v{self.version}: the store folder {self._fs.root} cannot be written "
+                f"{self.name} v{self.version}: the store folder {self._fs._root} cannot be written "
                 f"({problem}): {state}. Free space or fix the folder's permissions, then run again."
             ) from exc
 
@@ -458,25 +489,25 @@ class FeatureGroup:
             return
 
         def rebuild() -> tuple[pd.DataFrame, int]:
-            current = self.offline.open()
+            current = self._offline.open()
             if current is None:
-                return self.empty_frame(), -1
-            frame = self.offline.read(version=current.version())
+                return self._empty_frame(), -1
+            frame = self._offline.read(version=current.version())
             return self._latest_per_key(frame), current.version()
 
         latest = None if batch is None else self._latest_per_key(batch)
-        self._fs.online.sync(
-            self.online_table, self.specs(), self.primary_key, self.event_time, latest, version, rebuild
+        self._fs._online.sync(
+            self._online_table, self._specs(), self.primary_key, self.event_time, latest, version, rebuild
         )
 
-    def ensure_online(self) -> None:
+    def _ensure_online(self) -> None:
         """Bring the online table up to the offline table (heals after a crash between the two writes)."""
         if not self.online_enabled or not self._meta.get("features"):
             return
-        version = self.offline.version()
+        version = self._offline.version()
         if version is None:
             return
-        synced = self._fs.online.synced_version(self.online_table)
+        synced = self._fs._online.synced_version(self._online_table)
         if synced is None or synced < version:
             self._sync_online(None, version)
 
@@ -510,9 +541,9 @@ class FeatureGroup:
         keys = list(self.primary_key)
         if self.event_time and self.event_time in delete_df.columns and self.event_time not in keys:
             keys.append(self.event_time)
-        specs = [self.spec(k) for k in keys]
+        specs = [self._spec(k) for k in keys]
         table = to_arrow(delete_df[keys].drop_duplicates(), specs)
-        version, deleted = self._write(lambda: self.offline.delete_keys(table, keys))
+        version, deleted = self._write(lambda: self._offline.delete_keys(table, keys))
         if version >= 0:
             self._write(lambda: self._sync_online(None, version), committed=version)
         return deleted
@@ -523,8 +554,8 @@ class FeatureGroup:
             raise NotImplementedError("delete(delete_feature_views=True): delete the feature views first")
         import shutil
 
-        self._fs.online.drop(self.online_table)
-        shutil.rmtree(self.path, ignore_errors=True)
+        self._fs._online.drop(self._online_table)
+        shutil.rmtree(self._path, ignore_errors=True)
 
     # -- reads ---------------------------------------------------------------------------------------------
     def select_all(
@@ -537,7 +568,7 @@ class FeatureGroup:
         """Return a query of all features (optionally without keys or event time)."""
         names = [
             n
-            for n in self.feature_names or [s.name for s in self.specs()]
+            for n in self._feature_names or [s.name for s in self._specs()]
             if (include_primary_key or n not in self.primary_key)
             and (include_event_time or n != self.event_time)
         ]
@@ -547,7 +578,7 @@ class FeatureGroup:
         """Return a query of the named features."""
         names = [f.name if isinstance(f, Feature) else f for f in features]
         for name in names:
-            self.spec(name)
+            self._spec(name)
         return Query(self, names)
 
     def select_features(self) -> Query:
@@ -558,8 +589,8 @@ class FeatureGroup:
         """Return a query of all features but the named ones."""
         drop = {f.name if isinstance(f, Feature) else f for f in features or []}
         for name in drop:
-            self.spec(name)
-        return Query(self, [n for n in self.feature_names if n not in drop])
+            self._spec(name)
+        return Query(self, [n for n in self._feature_names if n not in drop])
 
     def filter(self, f: _Condition) -> Query:
         """Return a query of all features filtered by ``f``."""
@@ -587,7 +618,7 @@ class FeatureGroup:
         query = self.select_all()
         if wallclock_time is not None:
             query = query.as_of(wallclock_time)
-        condition = self.time_range(start_time, end_time)
+        condition = self._time_range(start_time, end_time)
         if online:
             raise NotImplementedError(
                 "FeatureGroup.read(online=True): use a feature view's get_feature_vector(s)"
@@ -596,7 +627,7 @@ class FeatureGroup:
             query = query.filter(condition)
         return query.read(dataframe_type=dataframe_type)
 
-    def time_range(self, start_time: Any, end_time: Any) -> _Condition | None:
+    def _time_range(self, start_time: Any, end_time: Any) -> _Condition | None:
         """Return the filter ``start_time <= event_time < end_time`` (None when both are empty)."""
         start = to_utc_timestamp(start_time, "start_time")
         end = to_utc_timestamp(end_time, "end_time")

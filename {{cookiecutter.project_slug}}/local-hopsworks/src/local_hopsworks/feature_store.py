@@ -22,18 +22,18 @@ class FeatureStore:
     """Feature groups and feature views kept under one folder."""
 
     def __init__(self, root: Path, name: str = "local_featurestore") -> None:
-        self.root = Path(root)
+        self._root = Path(root)
         self.name = name
-        self.online = OnlineStore(self.root / "online.sqlite")
+        self._online = OnlineStore(self._root / "online.sqlite")
 
     def __repr__(self) -> str:
-        return f"FeatureStore({str(self.root)!r})"
+        return f"FeatureStore({str(self._root)!r})"
 
-    def fg_path(self, name: str, version: int) -> Path:
-        return self.root / "feature_groups" / f"{name}_{version}"
+    def _fg_path(self, name: str, version: int) -> Path:
+        return self._root / "feature_groups" / f"{name}_{version}"
 
-    def fv_path(self, name: str, version: int) -> Path:
-        return self.root / "feature_views" / f"{name}_{version}"
+    def _fv_path(self, name: str, version: int) -> Path:
+        return self._root / "feature_views" / f"{name}_{version}"
 
     @staticmethod
     def _versions(folder: Path, name: str) -> list[int]:
@@ -94,7 +94,7 @@ class FeatureStore:
             raise ValueError(f"feature group {name}: primary_key must be a non-empty list of column names")
         if event_time is not None and not isinstance(event_time, str):
             raise ValueError(f"feature group {name}: event_time must be a column name")
-        meta_path = self.fg_path(name, version) / "fg.json"
+        meta_path = self._fg_path(name, version) / "fg.json"
         if meta_path.exists():
             fg = self.get_feature_group(name, version)
             if fg.primary_key != list(primary_key) or fg.event_time != event_time:
@@ -136,20 +136,20 @@ class FeatureStore:
             ValueError: If it does not exist.
         """
         if version is None:
-            versions = self._versions(self.root / "feature_groups", name)
+            versions = self._versions(self._root / "feature_groups", name)
             if not versions:
-                raise ValueError(f"no feature group named {name!r} in {self.root}")
+                raise ValueError(f"no feature group named {name!r} in {self._root}")
             version = versions[-1]
-        path = self.fg_path(name, version) / "fg.json"
+        path = self._fg_path(name, version) / "fg.json"
         if not path.exists():
-            raise ValueError(f"no feature group {name!r} version {version} in {self.root}")
+            raise ValueError(f"no feature group {name!r} version {version} in {self._root}")
         return FeatureGroup(self, json.loads(path.read_text()))
 
     def get_feature_groups(self, name: str) -> list[FeatureGroup]:
         """Return every version of a feature group."""
-        return [self.get_feature_group(name, v) for v in self._versions(self.root / "feature_groups", name)]
+        return [self.get_feature_group(name, v) for v in self._versions(self._root / "feature_groups", name)]
 
-    def validate(self, fg: FeatureGroup, table: pa.Table | pd.DataFrame, options: dict[str, Any]) -> Any:
+    def _validate(self, fg: FeatureGroup, table: pa.Table | pd.DataFrame, options: dict[str, Any]) -> Any:
         """Check an insert against the group's expectation suite; return the report (None without a suite).
 
         Raises:
@@ -157,7 +157,7 @@ class FeatureStore:
                 written then; the batch and the report are quarantined).
         """
         frame = table.to_pandas() if isinstance(table, pa.Table) else table
-        return check_batch(self.root, fg, frame, fg.get_expectation_suite(False), options)
+        return check_batch(self._root, fg, frame, fg.get_expectation_suite(False), options)
 
     # -- feature views ---------------------------------------------------------------------------------------
     def get_or_create_feature_view(
@@ -185,7 +185,7 @@ class FeatureStore:
                 "transformation_functions as a dict (hsfs 3.x style): pass a list of udfs"
             )
         functions = list(transformation_functions or [])
-        columns = [c.name for c in query.output_columns()]
+        columns = [c.name for c in query._output_columns()]
         for fn in functions:
             if not isinstance(fn, Udf):
                 raise ValueError(f"transformation_functions must be @udf functions, got {type(fn).__name__}")
@@ -199,7 +199,7 @@ class FeatureStore:
             raise NotImplementedError(
                 f"get_or_create_feature_view: unsupported argument(s) {sorted(unsupported)}"
             )
-        path = self.fv_path(name, version) / "fv.json"
+        path = self._fv_path(name, version) / "fv.json"
         if path.exists():
             return self.get_feature_view(name, version)
         meta = feature_view_meta(
@@ -222,11 +222,11 @@ class FeatureStore:
             ValueError: If it does not exist.
         """
         if version is None:
-            versions = self._versions(self.root / "feature_views", name)
+            versions = self._versions(self._root / "feature_views", name)
             if not versions:
-                raise ValueError(f"no feature view named {name!r} in {self.root}")
+                raise ValueError(f"no feature view named {name!r} in {self._root}")
             version = versions[-1]
-        path = self.fv_path(name, version) / "fv.json"
+        path = self._fv_path(name, version) / "fv.json"
         if not path.exists():
-            raise ValueError(f"no feature view {name!r} version {version} in {self.root}")
+            raise ValueError(f"no feature view {name!r} version {version} in {self._root}")
         return FeatureView(self, json.loads(path.read_text()))

@@ -52,18 +52,18 @@ class _ServingNode:
         online: OnlineStore,
     ) -> None:
         self.fg = fg
-        self.table = fg.online_table
-        self.specs = fg.specs()
+        self.table = fg._online_table
+        self._specs = fg._specs()
         self.primary_key = fg.primary_key
-        self.lookup = online.lookup(self.table, self.specs, self.primary_key)
+        self.lookup = online.lookup(self.table, self._specs, self.primary_key)
         # (key column, where its value comes from, parent node or None, key type)
-        self.sources = [(k, source, parent, fg.spec(k).type) for k, source, parent in sources]
+        self.sources = [(k, source, parent, fg._spec(k).type) for k, source, parent in sources]
         # Only the columns the view's outputs and joined groups' keys use are converted, unless
         # an on-demand function gets the row (it sees every column).
-        self.read_used: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs, used)
-        self.read_all: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self.specs)
+        self.read_used: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self._specs, used)
+        self.read_all: Callable[[Sequence[object]], dict[str, object]] = sqlite_row_reader(self._specs)
         self.value: dict[str, Callable[[Sequence[object]], object]] = {
-            name: sqlite_value_reader(self.specs, name) for name in used
+            name: sqlite_value_reader(self._specs, name) for name in used
         }
 
 
@@ -75,11 +75,11 @@ class _ServingState:
         nodes = query._nodes()
         keys, plan = view._serving_plan()
         self.key_names = {name for name, _, _ in keys}
-        outputs = query.output_columns()
+        outputs = query._output_columns()
         self.columns = [c.name for c in outputs]
         self.doubles = [c.name for c in outputs if c.type == "double"]
         self.sources = [
-            (c.name, next(i for i, node in enumerate(nodes) if node.fg.key == c.fg_key), c.feature)
+            (c.name, next(i for i, node in enumerate(nodes) if node.fg._key == c.fg_key), c.feature)
             for c in outputs
         ]
         used: list[set[str]] = [set() for _ in nodes]
@@ -89,7 +89,7 @@ class _ServingState:
             for _, source, parent in sources:
                 if parent is not None:
                     used[parent].add(source)
-        self.nodes = [_ServingNode(nodes[i].fg, sources, used[i], view._fs.online) for i, sources in plan]
+        self.nodes = [_ServingNode(nodes[i].fg, sources, used[i], view._fs._online) for i, sources in plan]
         self.vector_columns = view._vector_columns()
         where = {name: (index, feature) for name, index, feature in self.sources}
         self.vector_sources = [where[name] for name in self.vector_columns]
@@ -102,7 +102,7 @@ class _ServingState:
         self.plain = set(vector_types) <= {"double", "bigint", "string", "boolean"}
         self.vector_ints = [j for j, t in enumerate(vector_types) if t == "bigint"]
         for j in self.vector_ints:
-            if {spec.type for spec in self.nodes[self.vector_sources[j][0]].specs} <= {"bigint", "double"}:
+            if {spec.type for spec in self.nodes[self.vector_sources[j][0]]._specs} <= {"bigint", "double"}:
                 self.plain = False  # pandas hands such a group's ints back as floats
         self.vector_strings = "string" in vector_types
 
@@ -142,8 +142,8 @@ class FeatureView:
         return list(self._meta.get("training_helper_columns") or [])
 
     @property
-    def path(self) -> Path:
-        return self._fs.fv_path(self.name, self.version)
+    def _path(self) -> Path:
+        return self._fs._fv_path(self.name, self.version)
 
     @property
     def transformation_functions(self) -> list[Udf]:
@@ -153,14 +153,14 @@ class FeatureView:
     def _statistics_for(self, training_dataset_version: int | None) -> dict[str, dict[str, Any]] | None:
         """Return fitted statistics: of a training dataset version, else of the latest one, else in memory."""
         if training_dataset_version is None:
-            folder = self.path / "training_datasets"
+            folder = self._path / "training_datasets"
             versions = (
                 sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
             )
             if not versions:
                 return self._fitted
             training_dataset_version = versions[-1]
-        return self.get_training_dataset_metadata(training_dataset_version).get("transformation_statistics")
+        return self._training_dataset_metadata(training_dataset_version).get("transformation_statistics")
 
     def _fit(self, train: pd.DataFrame) -> dict[str, dict[str, Any]] | None:
         functions = self.transformation_functions
@@ -173,7 +173,7 @@ class FeatureView:
     @property
     def features(self) -> list[OutputColumn]:
         """Return every column of the view, labels included."""
-        return self.query.output_columns()
+        return self.query._output_columns()
 
     @property
     def schema(self) -> list[OutputColumn]:
@@ -191,22 +191,9 @@ class FeatureView:
     ) -> tuple[list[OutputColumn], list[str], list[str]]:
         """Return (columns to read, feature columns, label columns)."""
         query = self.query
-        outputs = query.output_columns()
+        outputs = query._output_columns()
         names = {c.name for c in outputs}
-        extra: list[OutputColumn] = []
-        if primary_key or event_time:
-            root = query.featuregroups[0]
-            wanted = (root.primary_key if primary_key else []) + (
-                [root.event_time] if event_time and root.event_time else []
-            )
-            for name in wanted:
-                if name not in names:
-                    spec = root.spec(name)
-                    extra.append(
-                        OutputColumn(
-                            name, root.key, name, spec.type, name in root.primary_key, name == root.event_time
-                        )
-                    )
+        extra = self._key_columns(query, names, primary_key, event_time)
         columns = outputs + extra
         keep: list[str] = []
         for c in columns:
@@ -223,9 +210,37 @@ class FeatureView:
             keep.append(c.name)
         return columns, keep, list(self.labels)
 
+    def _key_columns(
+        self, query: Query, names: set[str], primary_key: bool, event_time: bool
+    ) -> list[OutputColumn]:
+        """Return the key and event-time columns hsfs adds to training and batch data.
+
+        As ``FeatureViewEngine._get_primary_keys_from_query`` (and ``_get_eventtimes_from_query``): the
+        keys of every group of the query, the joined ones too; a key the group's sub-query selects keeps
+        its (prefixed) name, any other comes back as ``<project>_<group>_<version>_<key>``.
+        """
+        project = self._fs.name.removesuffix("_featurestore")
+        extra: list[OutputColumn] = []
+        for node in query._nodes():
+            fg = node.fg
+            wanted = (fg.primary_key if primary_key else []) + (
+                [fg.event_time] if event_time and fg.event_time else []
+            )
+            for feature in wanted:
+                selected = feature in node.features
+                name = node.prefix + feature if selected else f"{project}_{fg.name}_{fg.version}_{feature}"
+                if name in names:
+                    continue
+                names.add(name)
+                is_key = feature in fg.primary_key
+                spec = fg._spec(feature)
+                is_time = feature == fg.event_time
+                extra.append(OutputColumn(name, fg._key, feature, spec.type, is_key, is_time))
+        return extra
+
     def _event_filter(self, start_time: Any, end_time: Any) -> _Condition | None:
         root = self.query.featuregroups[0]
-        return root.time_range(start_time, end_time)
+        return root._time_range(start_time, end_time)
 
     def _read(
         self,
@@ -239,8 +254,8 @@ class FeatureView:
         condition = self._event_filter(start_time, end_time)
         if extra_filter is not None:
             condition = extra_filter if condition is None else condition & extra_filter
-        return query.execute(
-            extra_filter=condition, versions=versions, extra_columns=columns[len(query.output_columns()) :]
+        return query._execute(
+            extra_filter=condition, versions=versions, extra_columns=columns[len(query._output_columns()) :]
         )
 
     # -- training data ---------------------------------------------------------------------------------------
@@ -410,10 +425,10 @@ class FeatureView:
             raise NotImplementedError(f"data_format={data_format!r}: the local store writes parquet")
         versions = {}
         for fg in self.query.featuregroups:
-            v = fg.offline.version()
+            v = fg._offline.version()
             if v is None:
                 raise ValueError(f"feature group {fg.name} v{fg.version} is empty: nothing to train on")
-            versions[fg.key] = v
+            versions[fg._key] = v
         train, test = self._split_frames(
             test_size, train_start, train_end, test_start, test_end, extra_filter, seed, versions
         )
@@ -421,7 +436,7 @@ class FeatureView:
             raise ValueError(
                 f"the split leaves {len(train)} training and {len(test)} test rows: widen the ranges"
             )
-        td_root = self.path / "training_datasets"
+        td_root = self._path / "training_datasets"
         td_root.mkdir(parents=True, exist_ok=True)
         version = 1 + max((int(p.name) for p in td_root.iterdir() if p.name.isdigit()), default=0)
         while True:
@@ -454,9 +469,9 @@ class FeatureView:
         )
         return version, None
 
-    def get_training_dataset_metadata(self, training_dataset_version: int) -> dict[str, Any]:
+    def _training_dataset_metadata(self, training_dataset_version: int) -> dict[str, Any]:
         """Return the metadata of a materialised training dataset."""
-        path = self.path / "training_datasets" / str(training_dataset_version) / "td.json"
+        path = self._path / "training_datasets" / str(training_dataset_version) / "td.json"
         if not path.exists():
             raise ValueError(
                 f"feature view {self.name} v{self.version} has no training dataset "
@@ -477,8 +492,8 @@ class FeatureView:
     ) -> tuple[Any, Any, Any, Any]:
         """Return the stored split ``X_train, X_test, y_train, y_test`` of a training dataset version."""
         _unsupported(transformation_context=transformation_context, **kwargs)
-        self.get_training_dataset_metadata(training_dataset_version)
-        folder = self.path / "training_datasets" / str(training_dataset_version)
+        self._training_dataset_metadata(training_dataset_version)
+        folder = self._path / "training_datasets" / str(training_dataset_version)
         helpers = self.training_helper_columns if training_helper_columns else []
         _, keep, labels = self._columns(primary_key, event_time, helpers)
         train = pd.read_parquet(folder / "train.parquet")
@@ -494,7 +509,7 @@ class FeatureView:
     ) -> None:
         """Prepare batch scoring with the transformations of a training dataset version."""
         if training_dataset_version is not None:
-            self.get_training_dataset_metadata(training_dataset_version)
+            self._training_dataset_metadata(training_dataset_version)
         self._batch_td = training_dataset_version
 
     def get_batch_data(
@@ -530,7 +545,7 @@ class FeatureView:
     def init_serving(self, training_dataset_version: int | None = None, **kwargs: Any) -> None:
         """Prepare online serving (the local store needs no client set-up)."""
         if training_dataset_version is not None:
-            self.get_training_dataset_metadata(training_dataset_version)
+            self._training_dataset_metadata(training_dataset_version)
         self._serving_td = training_dataset_version
         self._serving_cache: _ServingState | None = None
         for fg in self.query.featuregroups:
@@ -538,7 +553,7 @@ class FeatureView:
                 raise ValueError(
                     f"feature group {fg.name} v{fg.version} is not online_enabled: it cannot serve"
                 )
-            fg.ensure_online()
+            fg._ensure_online()
 
     @property
     def serving_keys(self) -> list[str]:
@@ -626,7 +641,7 @@ class FeatureView:
                     else:
                         values = node.read_all(row) if params else node.read_used(row)
                     if params:
-                        values = node.fg.compute_on_demand(values, params)
+                        values = node.fg._compute_on_demand(values, params)
                 except Exception as exc:  # raised by the caller, in key order
                     errors[n] = exc
                     continue
@@ -883,7 +898,7 @@ class FeatureView:
         """Delete the feature view and its training datasets."""
         import shutil
 
-        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self._path, ignore_errors=True)
 
 
 def _key_errors(key_names: set[str], serving_keys: list[Any]) -> list[Exception | None]:
@@ -917,7 +932,7 @@ def feature_view_meta(
     training_helper_columns: list[str],
 ) -> dict[str, Any]:
     """Return the metadata of a new feature view, checking labels and helper columns exist."""
-    columns = [c.name for c in query.output_columns()]
+    columns = [c.name for c in query._output_columns()]
     for kind, names in (
         ("label", labels),
         ("inference helper column", inference_helper_columns),

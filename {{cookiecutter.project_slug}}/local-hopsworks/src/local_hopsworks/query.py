@@ -50,14 +50,14 @@ class Feature:
     def __init__(self, name: str, type: str, fg_key: FgKey, description: str = "") -> None:
         self.name = name
         self.type = type
-        self.fg_key = fg_key
+        self._fg_key = fg_key
         self.description = description
 
     def __repr__(self) -> str:
-        return f"Feature({self.name!r}, {self.type!r}, fg={self.fg_key[0]}_v{self.fg_key[1]})"
+        return f"Feature({self.name!r}, {self.type!r}, fg={self._fg_key[0]}_v{self._fg_key[1]})"
 
     def __hash__(self) -> int:
-        return hash((self.fg_key, self.name))
+        return hash((self._fg_key, self.name))
 
     def _filter(self, op: str, value: Any) -> Filter:
         if isinstance(value, Feature):
@@ -113,13 +113,13 @@ class _Condition:
     def __or__(self, other: _Condition) -> Logic:
         return Logic("OR", self, other)
 
-    def fg_keys(self) -> set[FgKey]:  # pragma: no cover - overridden
+    def _fg_keys(self) -> set[FgKey]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:  # pragma: no cover - overridden
+    def _evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def to_arrow(self, columns: ColumnMap) -> ds.Expression:  # pragma: no cover - overridden
+    def _to_arrow(self, columns: ColumnMap) -> ds.Expression:  # pragma: no cover - overridden
         raise NotImplementedError
 
 
@@ -130,34 +130,34 @@ class Filter(_Condition):
         if op not in _OPS and op != "isin":
             raise ValueError(f"unknown filter operator {op!r}")
         self.feature = feature
-        self.op = op
+        self._op = op
         self.value = value
 
     def __repr__(self) -> str:
-        return f"Filter({self.feature.name} {self.op} {self.value!r})"
+        return f"Filter({self.feature.name} {self._op} {self.value!r})"
 
     def __bool__(self) -> bool:
         raise TypeError("a Filter has no truth value: combine filters with & and |, not 'and'/'or'")
 
-    def fg_keys(self) -> set[FgKey]:
-        return {self.feature.fg_key}
+    def _fg_keys(self) -> set[FgKey]:
+        return {self.feature._fg_key}
 
     def _typed(self, value: Any) -> Any:
         if self.feature.type == "timestamp":
             return to_utc_timestamp(value, f"filter value for {self.feature.name!r}")
         return value
 
-    def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
-        col = df[columns[(self.feature.fg_key, self.feature.name)]]
-        if self.op == "isin":
+    def _evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
+        col = df[columns[(self.feature._fg_key, self.feature.name)]]
+        if self._op == "isin":
             return col.isin([self._typed(v) for v in self.value if not _is_null(v)]) & col.notna()
         if _is_null(self.value):
             return pd.Series(False, index=df.index)  # SQL: x = NULL, x != NULL, x < NULL are never true
         # SQL semantics: a comparison with null is not true, for != as well.
-        return _OPS[self.op](col, self._typed(self.value)) & col.notna()
+        return _OPS[self._op](col, self._typed(self.value)) & col.notna()
 
-    def to_arrow(self, columns: ColumnMap) -> ds.Expression:
-        field_ = pc.field(columns[(self.feature.fg_key, self.feature.name)])
+    def _to_arrow(self, columns: ColumnMap) -> ds.Expression:
+        field_ = pc.field(columns[(self.feature._fg_key, self.feature.name)])
         arrow_type = ARROW_TYPES[self.feature.type]
 
         def fractional(v: Any) -> bool:
@@ -171,21 +171,21 @@ class Filter(_Condition):
                 return pa.scalar(float(v), type=pa.float64())
             return pa.scalar(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v, type=arrow_type)
 
-        if self.op == "isin":
+        if self._op == "isin":
             # A fractional double never equals a bigint value, and (SQL) NULL equals nothing:
             # neither can match. Arrow's isin would match null rows to a null in the list.
             values = [scalar(v).as_py() for v in self.value if not _is_null(v) and not fractional(v)]
             return field_.isin(pa.array(values, type=arrow_type))
         if _is_null(self.value):
             return pc.scalar(False)
-        return _OPS[self.op](field_, scalar(self.value))
+        return _OPS[self._op](field_, scalar(self.value))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "feature": self.feature.name,
             "type": self.feature.type,
-            "fg": list(self.feature.fg_key),
-            "op": self.op,
+            "fg": list(self.feature._fg_key),
+            "op": self._op,
             "value": _json_value(self.value),
         }
 
@@ -194,29 +194,29 @@ class Logic(_Condition):
     """Two conditions combined with AND or OR."""
 
     def __init__(self, op: str, left: _Condition, right: _Condition) -> None:
-        self.op = op
-        self.left = left
-        self.right = right
+        self._op = op
+        self._left = left
+        self._right = right
 
     def __repr__(self) -> str:
-        return f"({self.left!r} {self.op} {self.right!r})"
+        return f"({self._left!r} {self._op} {self._right!r})"
 
     def __bool__(self) -> bool:
         raise TypeError("a filter has no truth value: combine filters with & and |, not 'and'/'or'")
 
-    def fg_keys(self) -> set[FgKey]:
-        return self.left.fg_keys() | self.right.fg_keys()
+    def _fg_keys(self) -> set[FgKey]:
+        return self._left._fg_keys() | self._right._fg_keys()
 
-    def evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
-        left, right = self.left.evaluate(df, columns), self.right.evaluate(df, columns)
-        return (left & right) if self.op == "AND" else (left | right)
+    def _evaluate(self, df: pd.DataFrame, columns: ColumnMap) -> pd.Series:
+        left, right = self._left._evaluate(df, columns), self._right._evaluate(df, columns)
+        return (left & right) if self._op == "AND" else (left | right)
 
-    def to_arrow(self, columns: ColumnMap) -> ds.Expression:
-        left, right = self.left.to_arrow(columns), self.right.to_arrow(columns)
-        return (left & right) if self.op == "AND" else (left | right)
+    def _to_arrow(self, columns: ColumnMap) -> ds.Expression:
+        left, right = self._left._to_arrow(columns), self._right._to_arrow(columns)
+        return (left & right) if self._op == "AND" else (left | right)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"logic": self.op, "left": self.left.to_dict(), "right": self.right.to_dict()}
+        return {"logic": self._op, "left": self._left.to_dict(), "right": self._right.to_dict()}
 
 
 def condition_from_dict(data: dict[str, Any]) -> _Condition:
@@ -231,8 +231,8 @@ def conjuncts(condition: _Condition | None) -> list[_Condition]:
     """Split a condition into the parts joined by top-level ANDs."""
     if condition is None:
         return []
-    if isinstance(condition, Logic) and condition.op == "AND":
-        return conjuncts(condition.left) + conjuncts(condition.right)
+    if isinstance(condition, Logic) and condition._op == "AND":
+        return conjuncts(condition._left) + conjuncts(condition._right)
     return [condition]
 
 
@@ -308,7 +308,7 @@ class Query:
     @property
     def features(self) -> list[Feature]:
         """Return the features of the result, in order."""
-        return [Feature(c.feature, c.type, c.fg_key) for c in self.output_columns()]
+        return [Feature(c.feature, c.type, c.fg_key) for c in self._output_columns()]
 
     def join(
         self,
@@ -357,7 +357,7 @@ class Query:
         if not left_keys:
             raise ValueError("a join needs at least one key")
         for fg, keys, side in ((left_fg, left_keys, "left"), (right_fg, right_keys, "right")):
-            unknown = [k for k in keys if k not in fg.feature_names]
+            unknown = [k for k in keys if k not in fg._feature_names]
             if unknown:
                 raise ValueError(f"{side} join key(s) {unknown} are not features of {fg.name} v{fg.version}")
         pit = left_fg.event_time is not None and right_fg.event_time is not None
@@ -367,8 +367,8 @@ class Query:
                 f"join_type={join_type!r} is not supported {'with point-in-time joins ' if pit else ''}"
                 f"(use one of {list(allowed)})"
             )
-        present = {node.fg.key for node in self._nodes()}
-        again = present & {node.fg.key for node in sub_query._nodes()}
+        present = {node.fg._key for node in self._nodes()}
+        again = present & {node.fg._key for node in sub_query._nodes()}
         if again:
             # Columns are tracked per feature group version, so a second copy would overwrite the first.
             raise NotImplementedError(
@@ -382,11 +382,10 @@ class Query:
         """Return a new query that keeps only rows matching ``f``."""
         condition = f
         if not isinstance(condition, _Condition):
-            raise ValueError(
-                f"filter() takes a Filter or a combination of filters, got {type(condition).__name__}"
-            )
-        known = {node.fg.key for node in self._nodes()}
-        stray = condition.fg_keys() - known
+            # hsfs' own error: `fg.location == "x"` on a group property gives a bool, not a Filter.
+            raise TypeError(f"Expected type `Filter` or `Logic`, got `{type(condition)}`")
+        known = {node.fg._key for node in self._nodes()}
+        stray = condition._fg_keys() - known
         if stray:
             raise ValueError(f"filter uses feature group(s) {sorted(stray)} that are not in this query")
         new = copy.copy(self)
@@ -431,7 +430,7 @@ class Query:
             result.extend(join.query._filters())
         return result
 
-    def output_columns(self) -> list[OutputColumn]:
+    def _output_columns(self) -> list[OutputColumn]:
         """Return the result's columns: names after prefixes, with the feature each comes from."""
         out: list[OutputColumn] = []
         seen: dict[str, OutputColumn] = {}
@@ -439,7 +438,7 @@ class Query:
             fg = node.fg
             for name in node.features:
                 column = node.prefix + name
-                spec = fg.spec(name)
+                spec = fg._spec(name)
                 if column in seen:
                     first = seen[column]
                     same_key = node.parent is not None and name in node.right_on and not node.prefix
@@ -452,7 +451,7 @@ class Query:
                         "already in the query: join with prefix= or select fewer features"
                     )
                 col = OutputColumn(
-                    column, fg.key, name, spec.type, name in fg.primary_key, name == fg.event_time
+                    column, fg._key, name, spec.type, name in fg.primary_key, name == fg.event_time
                 )
                 seen[column] = col
                 out.append(col)
@@ -475,9 +474,9 @@ class Query:
                 f"dataframe_type={dataframe_type!r} (only 'pandas' is supported locally)"
             )
         # start_time/end_time select the leftmost group's event times, start inclusive, end exclusive.
-        return self.execute(extra_filter=self._left_feature_group.time_range(start_time, end_time))
+        return self._execute(extra_filter=self._left_feature_group._time_range(start_time, end_time))
 
-    def execute(
+    def _execute(
         self,
         extra_filter: _Condition | None = None,
         versions: dict[FgKey, int] | None = None,
@@ -485,24 +484,24 @@ class Query:
     ) -> pd.DataFrame:
         """Run the query with an extra filter and pinned table versions (used by feature views)."""
         nodes = self._nodes()
-        outputs = self.output_columns() + list(extra_columns or [])
+        outputs = self._output_columns() + list(extra_columns or [])
         filters = self._filters() + conjuncts(extra_filter)
         root = nodes[0].fg
-        pushed = [f for f in filters if f.fg_keys() == {root.key}]
-        post = [f for f in filters if f.fg_keys() != {root.key}]
+        pushed = [f for f in filters if f._fg_keys() == {root._key}]
+        post = [f for f in filters if f._fg_keys() != {root._key}]
 
         def version_of(fg: FeatureGroup) -> int | None:
             if versions is not None:
-                return versions.get(fg.key)
+                return versions.get(fg._key)
             if self._wallclock_time is not None:
-                v = fg.offline.version_at(self._wallclock_time)
+                v = fg._offline.version_at(self._wallclock_time)
                 return -1 if v is None else v
             return None
 
         # Columns each node must read: selected, keys, event time and filter columns.
         wanted: list[dict[str, str]] = [dict() for _ in nodes]  # feature name -> frame column
         for col in outputs:
-            index = next(i for i, n in enumerate(nodes) if n.fg.key == col.fg_key)
+            index = next(i for i, n in enumerate(nodes) if n.fg._key == col.fg_key)
             wanted[index][col.feature] = col.name
         for i, node in enumerate(nodes):
             # Rows are read in event time, then primary key order (see row_order): keys are read too.
@@ -514,7 +513,7 @@ class Query:
                     needs |= set(j.left_on)
             for f in post:
                 for leaf in _leaves(f):
-                    if leaf.feature.fg_key == node.fg.key:
+                    if leaf.feature._fg_key == node.fg._key:
                         needs.add(leaf.feature.name)
             for name in needs:
                 wanted[i].setdefault(name, f"__n{i}_{name}")
@@ -526,36 +525,36 @@ class Query:
             mapping = wanted[i]
             version = version_of(fg)
             if version == -1:
-                part = fg.empty_frame(list(mapping))
+                part = fg._empty_frame(list(mapping))
             else:
                 arrow_filter = None
                 if i == 0 and pushed:
-                    arrow_filter = and_all(pushed).to_arrow({(fg.key, n): n for n in fg.feature_names})
+                    arrow_filter = and_all(pushed)._to_arrow({(fg._key, n): n for n in fg._feature_names})
                 order_by = read_order(fg.event_time, fg.primary_key) if fg.event_time else None
-                part = fg.offline.read(
+                part = fg._offline.read(
                     version=version,
                     columns=list(mapping),
                     filter=arrow_filter,
-                    schema=fg.arrow_schema(),
+                    schema=fg._arrow_schema(),
                     order_by=order_by,
                 )
             # The part is a fresh frame: relabel it in place (rename would copy every column).
             part.columns = [mapping.get(c, c) for c in part.columns]
             for name, column in mapping.items():
-                colmap[(fg.key, name)] = column
+                colmap[(fg._key, name)] = column
             if i == 0:
                 frame = part if _has_default_index(part) else part.reset_index(drop=True)
                 continue
             assert frame is not None  # noqa: S101 - set by the first node
             parent = nodes[node.parent or 0]
-            left_keys = [colmap[(parent.fg.key, k)] for k in node.left_on]
+            left_keys = [colmap[(parent.fg._key, k)] for k in node.left_on]
             right_keys = [mapping[k] for k in node.right_on]
             frame = _join(frame, part, left_keys, right_keys, node, root, colmap, i)
             del part  # free this group's rows before the next group is read
 
         assert frame is not None  # noqa: S101 - there is always a root
         if post:
-            frame = frame[and_all(post).evaluate(frame, colmap).to_numpy()]
+            frame = frame[and_all(post)._evaluate(frame, colmap).to_numpy()]
         result = frame[[c.name for c in outputs]]  # a copy: nothing returned shares memory with a read
         return result if _has_default_index(result) else result.reset_index(drop=True)
 
@@ -593,7 +592,7 @@ def _leaves(condition: _Condition) -> list[Filter]:
     if isinstance(condition, Filter):
         return [condition]
     assert isinstance(condition, Logic)  # noqa: S101 - only two kinds exist
-    return _leaves(condition.left) + _leaves(condition.right)
+    return _leaves(condition._left) + _leaves(condition._right)
 
 
 def _join(
@@ -612,8 +611,8 @@ def _join(
         return left.merge(
             right, how=PLAIN_JOIN_TYPES[node.join_type], left_on=left_keys, right_on=right_keys, sort=False
         )
-    left_time = colmap[(root.key, root.event_time)]
-    right_time = colmap[(fg.key, fg.event_time)]
+    left_time = colmap[(root._key, root.event_time)]
+    right_time = colmap[(fg._key, fg.event_time)]
     hit = f"__hit{index}"
     inner = node.join_type == "inner"
     if inner:

@@ -72,14 +72,6 @@ class Model:
         return dict(self._meta.get("metrics") or {})
 
     @property
-    def feature_view_name(self) -> str | None:
-        return (self._meta.get("feature_view") or {}).get("name")
-
-    @property
-    def feature_view_version(self) -> int | None:
-        return (self._meta.get("feature_view") or {}).get("version")
-
-    @property
     def training_dataset_version(self) -> int | None:
         return self._meta.get("training_dataset_version")
 
@@ -95,15 +87,13 @@ class Model:
     def model_schema(self) -> Any:
         return self._meta.get("model_schema")
 
-    @property
-    def files(self) -> dict[str, str]:
+    def _files(self) -> dict[str, str]:
         return dict(self._meta.get("files") or {})
 
-    @property
-    def path(self) -> Path:
+    def _path(self) -> Path:
         if self.version is None:
             raise ValueError(f"model {self.name} is not saved yet")
-        return self._registry.model_path(self.name, self.version)
+        return self._registry._model_path(self.name, self.version)
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, version={self.version})"
@@ -133,7 +123,7 @@ class Model:
         source = Path(model_path)
         if not source.exists():
             raise FileNotFoundError(f"model_path {source} does not exist")
-        folder, version = self._registry.reserve(self.name, self._meta.get("version"))
+        folder, version = self._registry._reserve(self.name, self._meta.get("version"))
         try:
             files_dir = folder / "files"
             if source.is_dir():
@@ -154,15 +144,15 @@ class Model:
             raise
         return self
 
-    def verify(self) -> None:
+    def _verify(self) -> None:
         """Check every stored file against its registered sha256.
 
         Raises:
             ModelIntegrityError: If a file is missing, changed or added.
         """
-        files_dir = self.path / "files"
+        files_dir = self._path() / "files"
         found = {p.relative_to(files_dir).as_posix() for p in files_dir.rglob("*") if p.is_file()}
-        expected = self.files
+        expected = self._files()
         problems = [f"{n}: missing" for n in sorted(set(expected) - found)]
         problems += [f"{n}: not registered" for n in sorted(found - set(expected))]
         problems += [
@@ -177,25 +167,26 @@ class Model:
 
     def download(self, local_path: str | Path | None = None) -> str:
         """Verify the files and copy them to ``local_path`` (a new temp folder by default); return it."""
-        self.verify()
+        self._verify()
         target = (
             Path(local_path) if local_path is not None else Path(tempfile.mkdtemp(prefix=f"{self.name}_"))
         )
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.path / "files", target, dirs_exist_ok=True)
+        shutil.copytree(self._path() / "files", target, dirs_exist_ok=True)
         return str(target)
 
     def get_feature_view(self, init: bool = True, online: bool = False) -> FeatureView | None:
         """Return the feature view the model was trained on, ready for batch scoring (and serving)."""
-        if self.feature_view_name is None:
+        lineage = self._meta.get("feature_view") or {}
+        if lineage.get("name") is None:
             return None
-        fs = self._registry.feature_store
+        fs = self._registry._feature_store
         try:
-            fv = fs.get_feature_view(self.feature_view_name, self.feature_view_version)
+            fv = fs.get_feature_view(lineage["name"], lineage["version"])
         except ValueError as exc:
             raise ValueError(
-                f"model {self.name} v{self.version} was trained on feature view {self.feature_view_name} "
-                f"v{self.feature_view_version}, which the store no longer has: {exc}"
+                f"model {self.name} v{self.version} was trained on feature view {lineage['name']} "
+                f"v{lineage['version']}, which the store no longer has: {exc}"
             ) from exc
         if init:
             fv.init_batch_scoring(self.training_dataset_version)
@@ -205,7 +196,7 @@ class Model:
 
     def set_tag(self, name: str, value: Any) -> None:
         """Attach a JSON-serialisable tag to the model version."""
-        self._registry.update_meta(
+        self._registry._update_meta(
             self, lambda meta: meta.setdefault("tags", {}).__setitem__(name, _jsonable(value))
         )
 
@@ -219,11 +210,11 @@ class Model:
 
     def delete_tag(self, name: str) -> None:
         """Remove a tag."""
-        self._registry.update_meta(self, lambda meta: (meta.get("tags") or {}).pop(name, None))
+        self._registry._update_meta(self, lambda meta: (meta.get("tags") or {}).pop(name, None))
 
     def delete(self) -> None:
         """Delete this model version."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self._path(), ignore_errors=True)
 
 
 class ModelApi:
@@ -281,19 +272,19 @@ class ModelRegistry:
     """Model versions kept under ``<store>/models/<name>/<version>/``."""
 
     def __init__(self, root: Path, feature_store: FeatureStore) -> None:
-        self.root = Path(root)
-        self.feature_store = feature_store
+        self._root = Path(root)
+        self._feature_store = feature_store
         self.python = ModelApi(self, "python")
         self.sklearn = ModelApi(self, "sklearn")
 
-    def model_path(self, name: str, version: int) -> Path:
-        return self.root / name / str(version)
+    def _model_path(self, name: str, version: int) -> Path:
+        return self._root / name / str(version)
 
-    def reserve(self, name: str, version: int | None) -> tuple[Path, int]:
+    def _reserve(self, name: str, version: int | None) -> tuple[Path, int]:
         """Create the folder of a new version atomically; return it and the version number."""
-        (self.root / name).mkdir(parents=True, exist_ok=True)
+        (self._root / name).mkdir(parents=True, exist_ok=True)
         if version is not None:
-            folder = self.model_path(name, version)
+            folder = self._model_path(name, version)
             try:
                 folder.mkdir()
             except FileExistsError:
@@ -301,7 +292,7 @@ class ModelRegistry:
             return folder, version
         candidate = 1 + max(self._versions(name, complete=False), default=0)
         while True:
-            folder = self.model_path(name, candidate)
+            folder = self._model_path(name, candidate)
             try:
                 folder.mkdir()  # atomic: two concurrent saves get different versions
                 return folder, candidate
@@ -309,7 +300,7 @@ class ModelRegistry:
                 candidate += 1
 
     def _versions(self, name: str, complete: bool = True) -> list[int]:
-        folder = self.root / name
+        folder = self._root / name
         if not folder.exists():
             return []
         return sorted(
@@ -319,14 +310,14 @@ class ModelRegistry:
         )
 
     def _load(self, name: str, version: int) -> Model | None:
-        path = self.model_path(name, version) / "model.json"
+        path = self._model_path(name, version) / "model.json"
         if not path.exists():
             return None
         return Model(self, json.loads(path.read_text()))
 
-    def update_meta(self, model: Model, change: Any) -> None:
+    def _update_meta(self, model: Model, change: Any) -> None:
         """Apply ``change`` to a saved model's metadata and write it back atomically."""
-        path = model.path / "model.json"
+        path = model._path() / "model.json"
         meta = json.loads(path.read_text())
         change(meta)
         write_json_atomic(path, meta)

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..catalog import utc_today
-from ..model import LoadedModel, latest_model_version, load_model
+from ..model import LoadedModel, feature_view_of, latest_model_version, load_model
 from .gate import jsonable
 from .monitoring import live_days, monitoring_rows
 
@@ -186,8 +186,8 @@ def feature_versions_in_use(mr: Any, name: str) -> list[int]:
     used = set()
     for version in versions:
         model = mr.get_model(name, version=version)
-        if model is not None and model.feature_view_version is not None:
-            used.add(int(model.feature_view_version))
+        if model is not None:
+            used.add(feature_view_of(model)[1])
     return sorted(used)
 
 
@@ -570,7 +570,7 @@ def versions_table(mr: Any, name: str) -> pd.DataFrame:
             {
                 "version": int(model.version),
                 "alias": by_version.get(int(model.version), ""),
-                "feature_view": f"{model.feature_view_name} v{model.feature_view_version}",
+                "feature_view": "{} v{}".format(*feature_view_of(model)),
                 "training_dataset": model.training_dataset_version,
                 "created": created_text(getattr(model, "created", None)),
                 "mae": metrics.get("mae"),

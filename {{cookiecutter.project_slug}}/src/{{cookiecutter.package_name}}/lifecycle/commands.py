@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..catalog import utc_today
+from ..model import feature_view_of
 from ..settings import Settings
 from ..store import connect
 from . import aliases, gate, monitoring
@@ -161,7 +162,7 @@ def runs_table(mr: Any, name: str) -> pd.DataFrame:
                 "version": int(model.version),
                 "alias": by_version.get(int(model.version), ""),
                 "created": aliases.created_text(getattr(model, "created", None)),
-                "fv": model.feature_view_version,
+                "fv": feature_view_of(model)[1],
                 "td": model.training_dataset_version,
                 "train": f"{str(data.get('train_start', ''))[:10]}..{train_last}" if data else "",
                 "test": f"{str(data.get('test_start', ''))[:10]}..{str(data.get('test_end', ''))[:10]}"

@@ -296,7 +296,7 @@ def feature_drift(
     table["drift"] = table["drift"] & (table["psi"] > table["typical_psi"].fillna(0.0))
     info = {
         "model_version": model.version,
-        "feature_view": f"{model.meta.feature_view_name} v{model.meta.feature_view_version}",
+        "feature_view": model.feature_view_label,
         "training_rows": len(reference),
         "recent_rows": len(recent),
         "days": days,

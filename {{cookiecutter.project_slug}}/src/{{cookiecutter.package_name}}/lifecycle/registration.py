@@ -101,7 +101,7 @@ def judge_candidate(
     in_sample = int((frame["date"] < train_end).sum()) if train_end is not None else 0
     if train_end is not None:
         frame = frame[frame["date"] >= train_end]
-    fv_version = int(model.meta.feature_view_version)
+    fv_version = model.feature_view[1]
     reference = {
         "kind": "production",
         "version": production.version,

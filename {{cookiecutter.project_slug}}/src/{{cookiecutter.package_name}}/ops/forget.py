@@ -37,6 +37,7 @@ from local_hopsworks.erasure import (
     scrub_report,
 )
 from local_hopsworks.feature_group import write_json_atomic
+from local_hopsworks.maintenance import offline_table, resync_online
 from local_hopsworks.timeutil import utc_now
 
 from ..settings import Settings
@@ -198,11 +199,11 @@ def forget(root: Path, location: str, purge_history: bool = False, dry_run: bool
     if purge_history and not dry_run:
         history = []
         for fg in groups:
-            outcome = purge_table_history(fg.offline.path)
+            outcome = purge_table_history(offline_table(fg).path)
             history.append({"feature_group": fg.name, "version": fg.version, **outcome})
         compact_online(root / "online.sqlite")
         for fg in groups:
-            fg.ensure_online()  # the online side follows the table's new version
+            resync_online(fg)  # the online side follows the table's new version
         record["history"] = {"tables": history, "online_compacted": True}
     audit = root / AUDIT
     residual = files_mentioning(root, key.encode(), skip=(audit,))

@@ -50,14 +50,12 @@ def default_start(air_quality: Any, location: str, today: dt.date, backfill_days
 
 
 def versions_in_use(project: Any, model_name: str) -> list[int]:
-    """Return the feature versions the registry's production, shadow and rollback models read (or [1])."""
-    try:
-        return aliases.feature_versions_in_use(project.get_model_registry(), model_name) or [FEATURES_VERSION]
-    except Exception as exc:  # the registry must not stop the daily features: write v1 and say so
-        log.warning(
-            "cannot read the model aliases (%s): writing feature version %s only", exc, FEATURES_VERSION
-        )
-        return [FEATURES_VERSION]
+    """Return the feature versions the registry's production, shadow and rollback models read (or [1]).
+
+    A registry that cannot be read fails the run: writing only v1 would silently starve a model that
+    serves from a later version (pass ``feature_versions`` to choose the versions by hand).
+    """
+    return aliases.feature_versions_in_use(project.get_model_registry(), model_name) or [FEATURES_VERSION]
 
 
 def run(

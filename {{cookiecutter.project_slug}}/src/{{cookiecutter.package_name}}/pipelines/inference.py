@@ -53,8 +53,8 @@ def prediction_rows(
             "model_version": model.version,
             "horizon_days": horizon.astype("int64").to_numpy(),
             "predicted_pm25": frame["predicted_pm25"].astype("float64").to_numpy(),
-            "feature_view": f"{model.meta.feature_view_name}",
-            "feature_view_version": int(model.meta.feature_view_version),
+            "feature_view": model.feature_view[0],
+            "feature_view_version": model.feature_view[1],
             "predicted_at": now,
         }
     )
@@ -67,7 +67,7 @@ def score(
     fv = model.meta.get_feature_view()
     if fv is None:
         raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
-    _, air_quality = feature_groups(fs, int(model.meta.feature_view_version))
+    _, air_quality = feature_groups(fs, model.feature_view[1])
 
     # One day ahead on recent observed days: every lag is observed, as it was at the time.
     recent = batch_features(
@@ -125,8 +125,8 @@ def served_summary(
     return {
         "role": role,
         "version": model.version,
-        "feature_view": f"{model.meta.feature_view_name} v{model.meta.feature_view_version}",
-        "feature_view_version": int(model.meta.feature_view_version),
+        "feature_view": model.feature_view_label,
+        "feature_view_version": model.feature_view[1],
         "forecast": output[1],
         "hindcast_days": days,
         "hindcast_mae": mae,
@@ -171,7 +171,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
     predictions_group(fs).insert(rows)
     main_role, model = served[0]
     roles = {m.version: role for role, m in served}
-    features_version = int(model.meta.feature_view_version)
+    features_version = model.feature_view[1]
     recorded = monitoring.record_outcomes(fs, location, name, roles, now, features_version)
 
     past = hindcast(project, location, name, features_version=features_version)

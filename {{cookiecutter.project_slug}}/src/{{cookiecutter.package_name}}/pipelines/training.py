@@ -30,6 +30,7 @@ from ..catalog import (
     FEATURES_VERSION,
     LABEL,
     WEATHER_VERSIONS,
+    feature_columns,
     feature_groups,
     get_feature_view,
     location_rows,
@@ -198,7 +199,7 @@ def run(
     )
     x_train, x_test, y_train, y_test = fv.get_train_test_split(td_version, event_time=True, primary_key=True)
     (x_train, y_train), (x_test, y_test) = labelled(x_train, y_train), labelled(x_test, y_test)
-    features = [c for c in x_train.columns if c not in ("location", "date")]
+    features = feature_columns(x_train)  # not the joined groups' qualified keys hsfs adds
 
     booster = fit(x_train, y_train, features, boost_rounds)
     predicted = predict(booster, x_test, features)
