@@ -6,6 +6,9 @@ to it as to Modal's control plane. It answers the calls that secrets take (Secre
 SecretUpdate), checking the token and a secret's required keys as Modal does; every other call
 is UNIMPLEMENTED, so a test that strays fails loudly.
 
+``write_console_script()`` writes the project's command as pip does, importing the package
+found on PYTHONPATH (``inherited_pythonpath()`` passes it on to child processes).
+
 ``login_boundary()`` writes a ``hopsworks`` package whose ``login()`` records what it was given
 (arguments and the HOPSWORKS_* environment it sees, which the real SDK also reads) and raises:
 put its folder first on PYTHONPATH and a pipeline runs for real up to the call that would
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,28 @@ def login(**kwargs):
         out.write(json.dumps({"kwargs": kwargs, "environ": seen}) + "\\n")
     raise ConnectionRefusedError("hopsworks.login stand-in: the test stops at the login boundary")
 '''
+
+
+def write_console_script(folder: Path) -> Path:
+    """Write the project's console script into ``folder`` as pip writes it; return its path.
+
+    The tests run the command as a user does, by name, and this one imports the package found on
+    PYTHONPATH (the bake under test), not whichever copy is installed.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "{{ cookiecutter.project_slug }}"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom {{ cookiecutter.package_name }}.cli import main\nsys.exit(main())\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return script
+
+
+def inherited_pythonpath(*first: Path) -> str:
+    """Return PYTHONPATH for a child process: ``first``, then this process's own PYTHONPATH."""
+    inherited = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+    return os.pathsep.join([*map(str, first), *inherited])
 
 
 def login_boundary(folder: Path) -> tuple[Path, Path]:

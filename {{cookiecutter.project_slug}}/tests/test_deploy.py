@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from loopback_services import login_boundary, logins
+from loopback_services import inherited_pythonpath, login_boundary, logins, write_console_script
 
 from {{ cookiecutter.package_name }}.catalog import predictions_group
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -112,6 +112,7 @@ def modal_env(modal_server, tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
+        "PYTHONPATH": inherited_pythonpath(),
         "MODAL_SERVER_URL": modal_server.url,
         "MODAL_TOKEN_ID": "ak-test",
         "MODAL_TOKEN_SECRET": "as-test",
@@ -155,7 +156,7 @@ def test_functions_get_every_hopsworks_setting(deploy, modal_server, tmp_path, s
     if settings == "all":
         given |= {"HOPSWORKS_PROJECT": "air_quality", "HOPSWORKS_HOST": "eu-west.cloud.hopsworks.ai"}
     env = modal_env(modal_server, tmp_path)
-    script = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
+    script = write_console_script(tmp_path / "project-bin")
     proc = subprocess.run(
         [str(script), "secrets", "--target", "modal"],
         cwd=tmp_path, env={**env, **given}, capture_output=True, text=True, timeout=180, check=False,
@@ -165,7 +166,8 @@ def test_functions_get_every_hopsworks_setting(deploy, modal_server, tmp_path, s
     assert secret == given
 
     boundary, record = login_boundary(tmp_path)
-    container = {**deploy.CONTAINER_ENV, **secret, "PYTHONPATH": str(boundary), "LOGIN_RECORD": str(record)}
+    container = {**deploy.CONTAINER_ENV, **secret, "LOGIN_RECORD": str(record)}
+    container["PYTHONPATH"] = inherited_pythonpath(boundary)
     container |= {"PATH": os.environ["PATH"], "HOME": env["HOME"]}
     for name in RUN_ORDER:
         proc = python(IMPORT_DEPLOY + f"deploy.{name}.local()", container)

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_services import inherited_pythonpath, write_console_script
 
 KEY = "hw-MARKER-5f1e2d-secret"  # a marker: it must never show up in arguments or output
 TOKEN = "ghe-test-token"  # noqa: S105 - the stand-in's token, not a credential
-SCRIPT = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
 
 
 # ------------------------------------------------------------------ GitHub stand-in
@@ -131,6 +131,7 @@ def modal_env(tmp_path: Path, modal_server: Any) -> dict[str, str]:
     return {
         **keep,
         "HOME": str(home),
+        "PYTHONPATH": inherited_pythonpath(),
         "HOPSWORKS_API_KEY": KEY,
         "HOPSWORKS_PROJECT": "air_quality",
         "HOPSWORKS_HOST": "eu-west.cloud.hopsworks.ai",
@@ -165,8 +166,10 @@ def env(tmp_path: Path, modal_env: dict[str, str], github_server: Any) -> dict[s
 
 
 def run_secrets(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``<project> secrets ARGS`` as a user does, in ``env`` only."""
+    script = write_console_script(cwd / "project-bin")
     return subprocess.run(
-        [str(SCRIPT), "secrets", *args],
+        [str(script), "secrets", *args],
         env=env,
         cwd=cwd,
         capture_output=True,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_services import inherited_pythonpath, login_boundary, logins, write_console_script
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -185,7 +186,9 @@ def run_like_github(step: dict, job: dict, context: dict, cwd: Path, tmp: Path, 
     env = {name: github_value(value, context) for name, value in declared.items()}
     home = tmp / "home"
     home.mkdir(exist_ok=True)
-    base = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(home)}
+    bin_dir = write_console_script(tmp / "project-bin").parent  # what `pip install -e .` puts on PATH
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    base = {"PATH": path, "HOME": str(home)}
     base |= {"CI": "true", "GITHUB_ACTIONS": "true", "RUNNER_TEMP": str(tmp)}
     script = tmp / "step.sh"
     script.write_text(step["run"] + "\n", encoding="utf-8")
@@ -220,14 +223,13 @@ def test_pipeline_steps_run_up_to_the_login(tmp_path: Path, given: str) -> None:
     path = WORKFLOW_DIR / "pipelines.yml"
     if not path.exists():
         pytest.skip("no pipelines.yml: this project schedules the pipelines on Modal (deploy.py)")
-    from loopback_services import login_boundary, logins
 
     key = "hw-MARKER-workflow-3b7e"
     context = {"secrets": {} if given == "nothing set" else {"HOPSWORKS_API_KEY": key}, "vars": {}}
     if given == "key, project and host":
         context["vars"] = {"HOPSWORKS_PROJECT": "air_quality", "HOPSWORKS_HOST": "eu.cloud.hopsworks.ai"}
     boundary, record = login_boundary(tmp_path)
-    extra = {"PYTHONPATH": str(boundary), "LOGIN_RECORD": str(record)}
+    extra = {"PYTHONPATH": inherited_pythonpath(boundary), "LOGIN_RECORD": str(record)}
     ran = run_steps(path)
     assert [job for job, _, _ in ran] == ["feature", "inference", "training"]
     for _, job, step in ran:
