@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import PROGRAM
 from .redaction import redact
 from .space import set_space_settings
 
@@ -88,8 +89,10 @@ def _gh(gh: str, args: list[str], stdin: str) -> subprocess.CompletedProcess:
 
 
 def _gh_failure(args: list[str], proc: subprocess.CompletedProcess, secret: str) -> TargetError:
-    last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-    return TargetError(f"'gh {' '.join(args[:3])}' exited {proc.returncode}: {redact(last, [secret])}")
+    """Return the error for a failed gh call: its own message, on one line, with the key masked."""
+    message = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())[:400]
+    message = redact(message or "(no message)", [secret])
+    return TargetError(f"'gh {' '.join(args[:3])}' exited {proc.returncode}: {message}")
 
 
 def _set_variable(gh: str, repo: str | None, name: str, value: str, secret: str) -> None:
@@ -177,7 +180,7 @@ def default_targets(space: str | None) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the secrets command."""
     parser = argparse.ArgumentParser(
-        prog="secrets",
+        prog=f"{PROGRAM} secrets",
         description="Store HOPSWORKS_API_KEY (and HOPSWORKS_PROJECT, HOPSWORKS_HOST) in Modal, GitHub "
         "and the HuggingFace Space.",
     )
