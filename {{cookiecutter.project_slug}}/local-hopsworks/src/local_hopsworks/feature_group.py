@@ -441,7 +441,7 @@ class FeatureGroup:
             if data.num_rows == 0:
                 return None, report
             keys = self.primary_key + ([self.event_time] if self.event_time else [])
-            version = self._write(lambda: self._offline.upsert(data, keys))
+            version = self._write(lambda: self._offline.upsert(data, keys, self.event_time))
             self._write(lambda: self._sync_online(rows, version), committed=version)
         return None, report
 
