@@ -45,8 +45,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     training.run(settings)
     training.run(settings)  # the same data again: the gate refuses it, so v1 stays production
     project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
     aliases.promote(
-        project.get_feature_store(), project.get_model_registry(), settings.model_name, 2, reason="test"
+        fs, mr, settings.model_name, 2, lock=aliases.move_lock(settings), force=True, reason="test"
     )
     inference.run(settings)
     return settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 
@@ -10,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.lifecycle import aliases, gate, monitoring
+from {{ cookiecutter.package_name }}.lifecycle import gate, monitoring
 
 GATE = {"margin": 0.02, "slice_max_worse": 0.25, "min_slice_rows": 5}
 
@@ -142,22 +141,3 @@ def test_outcome_rows_keep_the_first_recorded_outcome() -> None:
     assert set(accuracy["series"]) == {"v1 (production)", "v2 (shadow)"}
     by_version = monitoring.accuracy_by_version(rows).set_index("version")
     assert by_version.loc[1, "mae"] == pytest.approx(0.5) and by_version.loc[2, "days"] == 2
-
-
-def test_alias_tags_round_trip_and_ignore_other_values() -> None:
-    alias = aliases.Alias("production", 3, 7, dt.date(2025, 1, 2), "t", "alice", "why", (1, 2))
-    assert aliases.Alias.from_tag(3, alias.to_tag()) == alias
-    assert aliases.Alias.from_tag(3, json.loads(alias.to_tag())) == alias  # a dict, as some SDKs return
-    assert aliases.Alias.from_tag(3, None) is None
-    assert aliases.Alias.from_tag(3, '{"alias": "staging"}') is None
-    assert aliases.Alias.from_tag(3, "not json") is None
-
-
-def test_an_interrupted_move_resolves_to_the_newest_tag() -> None:
-    old = aliases.Alias("production", 1, 4, dt.date(2025, 1, 1), "t", "a", "")
-    new = aliases.Alias("production", 2, 5, dt.date(2025, 1, 2), "t", "a", "", (1,))
-    shadow = aliases.Alias("shadow", 3, 3, dt.date(2025, 1, 1), "t", "a", "")
-    found = aliases._resolve([(None, new), (None, old), (None, shadow)])
-    assert found["production"] is new and found["shadow"] is shadow
-    assert aliases.serving_candidates(found, None) == [2, 1]
-    assert aliases.serving_candidates({}, 4) == [4]

@@ -41,8 +41,8 @@ def registry(settings: Settings) -> tuple:
 
 
 def alias_versions(settings: Settings) -> dict[str, int]:
-    _, mr = registry(settings)
-    return {name: alias.version for name, alias in aliases.aliases(mr, settings.model_name).items()}
+    fs, _ = registry(settings)
+    return {name: alias.version for name, alias in aliases.aliases(fs, settings.model_name).items()}
 
 
 def logged(settings: Settings, summary: dict) -> set[tuple[int, int]]:
@@ -91,9 +91,17 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     assert "pm25_roll_max_7" in load_model(mr, name, 2).feature_names
 
     # The green button from shadow is refused before enough days of shadow hindcast.
+    lock = aliases.move_lock(settings)
     with pytest.raises(ValueError, match=f"0 day\\(s\\) of hindcast .* needs at least {SHADOW_DAYS}"):
         aliases.promote(
-            fs, mr, name, from_shadow=True, min_shadow_days=SHADOW_DAYS, location=location, today=TODAY
+            fs,
+            mr,
+            name,
+            lock=lock,
+            from_shadow=True,
+            min_shadow_days=SHADOW_DAYS,
+            location=location,
+            today=TODAY,
         )
 
     # 3. Daily runs: the feature pipeline keeps both versions fresh; production and shadow both score.
@@ -112,7 +120,15 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     # 4. The green button: the shadow becomes production and serves alone, on feature view v2.
     day = TODAY + dt.timedelta(days=SHADOW_DAYS)
     event = aliases.promote(
-        fs, mr, name, from_shadow=True, min_shadow_days=SHADOW_DAYS, location=location, reason="v1", today=day
+        fs,
+        mr,
+        name,
+        lock=aliases.move_lock(settings),
+        from_shadow=True,
+        min_shadow_days=SHADOW_DAYS,
+        location=location,
+        reason="v1",
+        today=day,
     )
     detail = json.loads(event["detail"])
     assert (event["model_version"], event["from_version"], detail["shadow_days"]) == (2, 1, SHADOW_DAYS)
@@ -124,14 +140,14 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     assert logged(settings, summary) == {(2, 2)}
 
     # 5. The red button: v1 serves again at once, on feature view v1.
-    event = aliases.rollback(fs, mr, name, reason="drill", by="oncall")
+    event = aliases.rollback(fs, mr, name, lock=aliases.move_lock(settings), reason="drill", by="oncall")
     assert (event["model_version"], event["from_version"], event["actor"]) == (1, 2, "oncall")
     assert alias_versions(settings) == {"production": 1}
     features, summary = one_day(settings, day + dt.timedelta(days=2))
     assert summary["served"] == [("production", 1, 1)]
     assert logged(settings, summary) == {(1, 1)}
     with pytest.raises(LookupError, match="no previous production version"):
-        aliases.rollback(fs, mr, name)
+        aliases.rollback(fs, mr, name, lock=aliases.move_lock(settings))
 
     # The history records every step with who and why, in order.
     events = aliases.history(fs, name)
@@ -159,7 +175,7 @@ def test_tampered_model_is_a_clear_error_and_the_previous_version_keeps_serving(
     feature.run(settings, today=today, source=SyntheticSource(today=today))
     training.run(settings, today=today)
     training.run(settings, today=today)
-    aliases.promote(fs, mr, name, 2, reason="test")
+    aliases.promote(fs, mr, name, 2, lock=aliases.move_lock(settings), force=True, reason="test")
     model_file = mr.get_model(name, version=2).path / "files" / "model.json"
     model_file.write_text(model_file.read_text().replace('"', ' "', 1))  # one changed byte, still JSON
 
@@ -198,10 +214,12 @@ def test_a_failing_shadow_never_stops_production(tmp_path: Path, monkeypatch: py
     feature.run(settings, today=TODAY, source=SyntheticSource(today=TODAY))
     training.run(settings, today=TODAY)
     training.run(settings, today=TODAY, boost_rounds=WEAK_ROUNDS)  # refused by the gate: no alias
-    aliases.set_shadow(fs, mr, settings.model_name, 2, reason="test", today=TODAY)
+    aliases.set_shadow(
+        fs, mr, settings.model_name, 2, lock=aliases.move_lock(settings), reason="test", today=TODAY
+    )
     assert alias_versions(settings) == {"production": 1, "shadow": 2}
     with pytest.raises(ValueError, match="cannot be its own shadow"):
-        aliases.set_shadow(fs, mr, settings.model_name, 1)
+        aliases.set_shadow(fs, mr, settings.model_name, 1, lock=aliases.move_lock(settings))
     real_score = inference.score
 
     def score(fs, model, *args):

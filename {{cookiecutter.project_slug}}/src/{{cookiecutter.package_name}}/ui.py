@@ -26,7 +26,7 @@ from .features.air_quality import ALL_LAG_FEATURES
 from .lifecycle import aliases, monitoring
 from .lifecycle.aliases import history_table
 from .lifecycle.monitoring import hindcast
-from .model import HISTORY_DAYS, LoadedModel, feature_view_of, fill_lags, latest_model_version
+from .model import HISTORY_DAYS, LoadedModel, feature_view_of, fill_lags
 from .settings import Settings
 from .store import connect
 
@@ -100,8 +100,9 @@ def _offered_dates(fs: Any, settings: Settings) -> list[str]:
 
 def _model(settings: Settings, fs: Any, mr: Any) -> LoadedModel:
     """Return the production model, or the previous production version when it fails to load."""
-    found = aliases.aliases(mr, settings.model_name)
-    newest = None if aliases.PRODUCTION in found else latest_model_version(mr, settings.model_name)
+    events = aliases.history(fs, settings.model_name)
+    found = aliases.aliases(fs, settings.model_name, events)
+    newest = None if aliases.PRODUCTION in found else aliases.newest_registered(settings.model_name, events)
     problems = []
     for version in aliases.serving_candidates(found, newest):
         try:
@@ -160,10 +161,11 @@ def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timesta
 def load_overview(settings: Settings) -> str:
     """Return Markdown naming the model in use (production), its feature view and metrics, and the shadow."""
     try:
-        mr = connect(settings).get_model_registry()
-        found = aliases.aliases(mr, settings.model_name)
+        project = connect(settings)
+        fs, mr = project.get_feature_store(), project.get_model_registry()
+        found = aliases.aliases(fs, settings.model_name)
         production = found.get(aliases.PRODUCTION)
-        version = production.version if production else latest_model_version(mr, settings.model_name)
+        version = aliases.serving_version(fs, mr, settings.model_name)
         meta = mr.get_model(settings.model_name, version=version)
         if meta is None:
             raise LookupError(f"model {settings.model_name!r} has no version {version}")
@@ -202,7 +204,7 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
     """
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    version = aliases.serving_version(mr, settings.model_name)
+    version = aliases.serving_version(fs, mr, settings.model_name)
     tomorrow = day(utc_today() + dt.timedelta(days=1))
     rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
     columns = ["date", "predicted_pm25", "horizon_days", "model_version"]
@@ -221,7 +223,7 @@ def hindcast_frame(settings: Settings) -> pd.DataFrame:
     """
     project = connect(settings)
     mr = project.get_model_registry()
-    serving = aliases.serving_version(mr, settings.model_name)
+    serving = aliases.serving_version(project.get_feature_store(), mr, settings.model_name)
     meta = mr.get_model(settings.model_name, version=serving)
     features_version = feature_view_of(meta)[1] if meta is not None else FEATURES_VERSION
     past = hindcast(project, settings.location.key, settings.model_name, features_version=features_version)
@@ -427,10 +429,9 @@ def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     """Return the aliases as Markdown and the history of promotions, rollbacks and gate decisions."""
     no_history = history_table(pd.DataFrame())
     try:
-        project = connect(settings)
-        fs, mr = project.get_feature_store(), project.get_model_registry()
-        found = aliases.aliases(mr, settings.model_name)
+        fs = connect(settings).get_feature_store()
         events = aliases.history(fs, settings.model_name)
+        found = aliases.aliases(fs, settings.model_name, events)
     except Exception as exc:
         return _problem("No models yet", exc), no_history
     lines = []
@@ -474,7 +475,7 @@ def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
         project = connect(settings)
         fs, mr = project.get_feature_store(), project.get_model_registry()
         models = [("production", _model(settings, fs, mr))]
-        shadow = aliases.aliases(mr, settings.model_name).get(aliases.SHADOW)
+        shadow = aliases.aliases(fs, settings.model_name).get(aliases.SHADOW)
         if shadow is not None:
             models.append(("shadow", _cached_model(settings, fs, mr, shadow.version)))
         frames = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -20,30 +22,23 @@ if TYPE_CHECKING:
     from .feature_store import FeatureStore
     from .feature_view import FeatureView
 
+log = logging.getLogger(__name__)
 DEFAULT_VERSION = 1  # what Hopsworks' get_model(name) returns when no version is given
+
+
+def _alive(pid: int) -> bool:
+    """Return whether a process ``pid`` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ModelIntegrityError(RuntimeError):
     """A stored model file does not match the sha256 recorded when it was registered."""
-
-
-class TagSchemaError(RuntimeError):
-    """A tag was set whose schema does not exist: on Hopsworks only an administrator creates schemas."""
-
-
-TAG_SCHEMAS_FILE = "tag_schemas.json"  # what a Hopsworks administrator defines, kept beside the store
-
-
-def _check_tag_schemas(registry: ModelRegistry, names: Any) -> None:
-    """Raise ``TagSchemaError`` unless every tag name has a schema (as the Hopsworks server requires)."""
-    path = registry._root.parent / TAG_SCHEMAS_FILE
-    schemas = set(json.loads(path.read_text())) if path.exists() else set()
-    missing = sorted(set(names) - schemas)
-    if missing:
-        raise TagSchemaError(
-            f"tag schema(s) {missing} do not exist: on Hopsworks only a platform administrator can create "
-            f"tag schemas, so a project cannot rely on them (locally they are listed in {path})"
-        )
 
 
 def sha256_file(path: Path) -> str:
@@ -143,12 +138,15 @@ class Model:
         if not source.exists():
             raise FileNotFoundError(f"model_path {source} does not exist")
         folder, version = self._registry._reserve(self.name, self._meta.get("version"))
+        # Everything is written into a private folder, renamed onto the reserved (empty) version
+        # folder last: a save killed at any point leaves no version with files but no metadata.
+        partial = self._registry._partial_path(self.name, version)
         try:
-            files_dir = folder / "files"
+            files_dir = partial / "files"
             if source.is_dir():
                 shutil.copytree(source, files_dir)
             else:
-                files_dir.mkdir()
+                files_dir.mkdir(parents=True)
                 shutil.copy2(source, files_dir / source.name)
             hashes = {
                 p.relative_to(files_dir).as_posix(): sha256_file(p)
@@ -156,9 +154,10 @@ class Model:
                 if p.is_file()
             }
             self._meta.update(version=version, files=hashes, created=utc_now().isoformat())
-            # Written last: a version folder without model.json is an unfinished save and is ignored.
-            write_json_atomic(folder / "model.json", _jsonable(self._meta))
+            write_json_atomic(partial / "model.json", _jsonable(self._meta))
+            os.replace(partial, folder)  # POSIX: atomic onto an empty directory
         except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return self
@@ -214,12 +213,7 @@ class Model:
         return fv
 
     def set_tag(self, name: str, value: Any) -> None:
-        """Attach a JSON-serialisable tag to the model version (its tag schema must exist).
-
-        Raises:
-            TagSchemaError: If no administrator created a tag schema called ``name``.
-        """
-        _check_tag_schemas(self._registry, [name])
+        """Attach a JSON-serialisable tag to the model version."""
         self._registry._update_meta(
             self, lambda meta: meta.setdefault("tags", {}).__setitem__(name, _jsonable(value))
         )
@@ -266,8 +260,6 @@ class ModelApi:
             ValueError: For a bad name or version, or non-numeric metrics.
         """
         check_name("model", name, version if version is not None else 1)
-        if isinstance(tags, dict):
-            _check_tag_schemas(self._registry, tags)
         for key, value in (metrics or {}).items():
             if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
                 raise ValueError(f"metric {key!r} must be a number, got {value!r}")
@@ -304,11 +296,30 @@ class ModelRegistry:
         self.sklearn = ModelApi(self, "sklearn")
 
     def _model_path(self, name: str, version: int) -> Path:
+        """Return a version's folder (the name is checked: it is a path component)."""
+        check_name("model", name, int(version))
         return self._root / name / str(version)
+
+    def _partial_path(self, name: str, version: int) -> Path:
+        """Return the private folder a save of ``version`` writes into (named by this process)."""
+        return self._root / name / f".{version}.partial-{os.getpid()}"
+
+    def _clean_partials(self, name: str) -> None:
+        """Remove what saves killed mid-way left: their private folders and reserved empty versions."""
+        for partial in (self._root / name).glob(".*.partial-*"):
+            pid = int(partial.name.rsplit("-", 1)[1])
+            if pid != os.getpid() and _alive(pid):
+                continue  # another process is saving right now
+            shutil.rmtree(partial, ignore_errors=True)
+            reserved = self._root / name / partial.name[1:].split(".", 1)[0]
+            if reserved.is_dir() and not any(reserved.iterdir()):
+                reserved.rmdir()
 
     def _reserve(self, name: str, version: int | None) -> tuple[Path, int]:
         """Create the folder of a new version atomically; return it and the version number."""
+        check_name("model", name, version if version is not None else 1)
         (self._root / name).mkdir(parents=True, exist_ok=True)
+        self._clean_partials(name)
         if version is not None:
             folder = self._model_path(name, version)
             try:
@@ -326,6 +337,7 @@ class ModelRegistry:
                 candidate += 1
 
     def _versions(self, name: str, complete: bool = True) -> list[int]:
+        check_name("model", name, 1)
         folder = self._root / name
         if not folder.exists():
             return []
@@ -336,10 +348,23 @@ class ModelRegistry:
         )
 
     def _load(self, name: str, version: int) -> Model | None:
+        """Return a saved version, or None when it does not exist.
+
+        Raises:
+            ValueError: If its metadata file is unreadable (the error names the file).
+        """
         path = self._model_path(name, version) / "model.json"
         if not path.exists():
             return None
-        return Model(self, json.loads(path.read_text()))
+        try:
+            meta = json.loads(path.read_text())
+            if not isinstance(meta, dict) or meta.get("name") != name or meta.get("version") != version:
+                raise ValueError(f"it describes {meta.get('name') if isinstance(meta, dict) else meta!r}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"model {name} version {version}: metadata file {path} is unreadable: {exc}"
+            ) from None
+        return Model(self, meta)
 
     def _update_meta(self, model: Model, change: Any) -> None:
         """Apply ``change`` to a saved model's metadata and write it back atomically."""
@@ -365,7 +390,16 @@ class ModelRegistry:
 
     def get_models(self, name: str) -> list[Model]:
         """Return every saved version of a model, oldest first."""
-        return [m for v in self._versions(name) if (m := self._load(name, v)) is not None]
+        models = []
+        for version in self._versions(name):
+            try:
+                model = self._load(name, version)
+            except ValueError as exc:  # the server lists only what it can read: skip it, say which
+                log.warning("skipping %s", exc)
+                continue
+            if model is not None:
+                models.append(model)
+        return models
 
     def get_best_model(self, name: str, metric: str, direction: str) -> Model | None:
         """Return the version with the best value of ``metric`` ("max" or "min")."""

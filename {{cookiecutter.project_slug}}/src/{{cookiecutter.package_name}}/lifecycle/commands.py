@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from ..catalog import utc_today
-from ..model import feature_view_of
 from ..settings import Settings
 from ..store import connect
 from . import aliases, gate, monitoring
@@ -51,11 +50,12 @@ def promote_main(argv: list[str] | None = None) -> int:
         prog="promote",
         description="The green button: make a model version production. The replaced version becomes the "
         "rollback target. --from-shadow promotes the shadow version, only after SHADOW_MIN_DAYS days of "
-        "shadow hindcast.",
+        "shadow hindcast. A version the training gate failed needs --force.",
     )
     parser.add_argument("model", help="model name, e.g. pm25_xgboost")
     parser.add_argument("version", type=int, nargs="?", help="version to promote (not with --from-shadow)")
     parser.add_argument("--from-shadow", action="store_true", help="promote the shadow version")
+    parser.add_argument("--force", action="store_true", help="promote a version the training gate failed")
     _who_and_why(parser)
     args = parser.parse_args(argv)
     if args.version is None and not args.from_shadow:
@@ -65,11 +65,13 @@ def promote_main(argv: list[str] | None = None) -> int:
     event = aliases.promote(
         fs,
         mr,
-        args.model,
+        aliases.check_model_name(args.model),
         args.version,
+        lock=aliases.move_lock(settings),
         from_shadow=args.from_shadow,
         min_shadow_days=settings.shadow_min_days,
         location=settings.location.key,
+        force=args.force,
         by=args.by,
         reason=args.reason,
     )
@@ -97,8 +99,10 @@ def rollback_main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="model name, e.g. pm25_xgboost")
     _who_and_why(parser)
     args = parser.parse_args(argv)
-    fs, mr = _registry(Settings())
-    event = aliases.rollback(fs, mr, args.model, by=args.by, reason=args.reason)
+    settings = Settings()
+    fs, mr = _registry(settings)
+    name = aliases.check_model_name(args.model)
+    event = aliases.rollback(fs, mr, name, lock=aliases.move_lock(settings), by=args.by, reason=args.reason)
     print(
         f"rollback: {args.model} v{event['model_version']} is production again "
         f"(v{event['from_version']} withdrawn); by {event['actor']}: {event['reason'] or '(no reason given)'}"
@@ -106,18 +110,29 @@ def rollback_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def models_main(argv: list[str] | None = None) -> int:
-    """``models [MODEL]``: list versions, aliases and the history."""
-    parser = argparse.ArgumentParser(prog="models", description="List model versions, aliases and history.")
+def _model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+
+
+def models_main(argv: list[str] | None = None) -> int:
+    """``models [MODEL] [--json]``: list versions, aliases and the history."""
+    parser = argparse.ArgumentParser(prog="models", description="List model versions, aliases and history.")
+    _model_argument(parser)
     parser.add_argument("--history", type=int, default=HISTORY_ROWS, help="events to show (newest first)")
+    parser.add_argument(
+        "--json", action="store_true", help="print versions, aliases and the whole history as JSON"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     name = args.model or settings.model_name
     fs, mr = _registry(settings)
+    if args.json:
+        print(json.dumps(aliases.models_document(fs, mr, name), indent=2, sort_keys=True))
+        return 0
+    events = aliases.known_model(fs, mr, name)
     print(f"model {name}: versions")
-    print(_table(aliases.versions_table(mr, name)))
-    found = aliases.aliases(mr, name)
+    print(_table(aliases.versions_table(fs, mr, name, events)))
+    found = aliases.aliases(fs, name, events)
     print("aliases:")
     for alias in (aliases.PRODUCTION, aliases.SHADOW):
         held = found.get(alias)
@@ -127,43 +142,49 @@ def models_main(argv: list[str] | None = None) -> int:
         stack = f", rollback to v{held.previous[-1]}" if held.previous else ""
         print(f"  {alias:<11}v{held.version} since {held.since} by {held.by}{stack}")
     print("history (newest first):")
-    print(_table(history_table(aliases.history(fs, name), args.history)))
+    print(_table(history_table(events, args.history)))
     return 0
 
 
-def runs_table(mr: Any, name: str) -> pd.DataFrame:
-    """Return one row per training run (model version): data versions, parameters, metrics, gate."""
-    found = aliases.aliases(mr, name)
-    by_version = {alias.version: alias.alias for alias in found.values()}
+def _run_files(model: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Return a version's ``run.json`` (or ``params.json``), its gate report and a note on any problem."""
+    info: dict[str, Any] = {}
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            folder = Path(model.download(tmp))
+            if (folder / "run.json").exists():
+                info = json.loads((folder / "run.json").read_text())
+            elif (folder / "params.json").exists():  # a version trained before run.json existed
+                info = {"params": json.loads((folder / "params.json").read_text())}
+            if (folder / gate.REPORT_FILE).exists():
+                report = json.loads((folder / gate.REPORT_FILE).read_text())
+        except aliases.LOAD_ERRORS as exc:
+            return {}, {}, f"files unreadable: {exc}"
+    return info, report, ""
+
+
+def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
+    """Return one row per training run (registered version): data versions, parameters, metrics, gate."""
+    events = aliases.known_model(fs, mr, name)
+    by_version = {alias.version: alias.alias for alias in aliases.aliases(fs, name, events).values()}
     rows = []
-    for model in sorted(mr.get_models(name) or [], key=lambda m: int(m.version)):
-        metrics = model.training_metrics or {}
-        info: dict[str, Any] = {}
-        report: dict[str, Any] = {}
-        note = ""
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                folder = Path(model.download(tmp))
-                if (folder / "run.json").exists():
-                    info = json.loads((folder / "run.json").read_text())
-                elif (folder / "params.json").exists():  # a version trained before run.json existed
-                    info = {"params": json.loads((folder / "params.json").read_text())}
-                if (folder / gate.REPORT_FILE).exists():
-                    report = json.loads((folder / gate.REPORT_FILE).read_text())
-            except aliases.LOAD_ERRORS as exc:
-                note = f"files unreadable: {exc}"[:80]
+    for version, model, problem in aliases.registered_models(mr, name, events):
+        info, report, note = _run_files(model) if model is not None else ({}, {}, problem)
+        metrics = (model.training_metrics if model is not None else None) or {}
         params, data = info.get("params") or {}, info.get("data") or {}
+        recorded = aliases.registration(events, version)
         verdict = "" if not report else ("passed" if report.get("passed") else "failed")
         train_last = ""  # shown inclusive, like the test window (run.json keeps the exclusive end)
         if data.get("train_end"):
             train_last = (pd.Timestamp(data["train_end"]) - pd.Timedelta(days=1)).date().isoformat()
         rows.append(
             {
-                "version": int(model.version),
-                "alias": by_version.get(int(model.version), ""),
+                "version": version,
+                "alias": by_version.get(version, ""),
                 "created": aliases.created_text(getattr(model, "created", None)),
-                "fv": feature_view_of(model)[1],
-                "td": model.training_dataset_version,
+                "fv": recorded.get("feature_view_version"),
+                "td": recorded.get("training_dataset_version"),
                 "train": f"{str(data.get('train_start', ''))[:10]}..{train_last}" if data else "",
                 "test": f"{str(data.get('test_start', ''))[:10]}..{str(data.get('test_end', ''))[:10]}"
                 if data
@@ -188,13 +209,14 @@ def runs_main(argv: list[str] | None = None) -> int:
         prog="runs",
         description="Compare training runs: data versions, parameters, test metrics, gate verdict.",
     )
-    parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+    _model_argument(parser)
     args = parser.parse_args(argv)
     settings = Settings()
     name = args.model or settings.model_name
-    _, mr = _registry(settings)
+    fs, mr = _registry(settings)
+    table = runs_table(fs, mr, name)
     print(f"training runs of {name} (fv: feature view version, td: training dataset version):")
-    print(_table(runs_table(mr, name)))
+    print(_table(table))
     return 0
 
 
@@ -205,11 +227,12 @@ def monitor_main(argv: list[str] | None = None) -> int:
         description="Hindcast accuracy per model version (from the monitoring group) and feature drift "
         "(PSI of the latest week against the training data) of production and shadow.",
     )
-    parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+    _model_argument(parser)
     args = parser.parse_args(argv)
     settings = Settings()
     name = args.model or settings.model_name
     fs, mr = _registry(settings)
+    aliases.known_model(fs, mr, name)
     rows = monitoring.monitoring_rows(fs, settings.location.key, name)
     print(f"hindcast accuracy of {name} at {settings.location.key} (one day ahead):")
     print(_table(monitoring.accuracy_by_version(rows)))

@@ -109,51 +109,58 @@ def evaluate(
         "candidate": dict(candidate or {}),
         "reference": dict(reference or {}),
         "settings": settings,
-        "window": {
-            "start": rows["date"].min().date().isoformat() if len(rows) else None,
-            "end": rows["date"].max().date().isoformat() if len(rows) else None,
-            "rows": len(rows),
-        },
+        "window": _window(rows),
     }
     if rows.empty:
         reasons = ["no test day has both a candidate and a reference prediction and an observed value"]
         return {**report, "passed": False, "reasons": reasons, "overall": {}, "slices": []}
+    overall = _overall(rows, margin)
+    slices = slice_table(rows, slice_max_worse, min_slice_rows)
+    verdict = "below" if overall["ok"] else "not below"
+    reasons = [
+        f"MAE {overall['candidate_mae']:.3f} is {verdict} {overall['required_below']:.3f} "
+        f"= {1 - margin:g} x reference MAE {overall['reference_mae']:.3f} (margin {margin:g})",
+        *_slice_reasons(slices, slice_max_worse),
+    ]
+    passed = bool(overall["ok"] and slices["ok"].all())
+    slice_rows = jsonable(slices.to_dict("records"))
+    return {**report, "passed": passed, "reasons": reasons, "overall": overall, "slices": slice_rows}
 
+
+def _overall(rows: pd.DataFrame, margin: float) -> dict[str, Any]:
+    """Return the MAE of candidate and reference on all rows, the bound and whether it is met."""
     candidate_mae = _mae(rows["candidate"] - rows["actual"])
     reference_mae = _mae(rows["reference"] - rows["actual"])
     required = reference_mae * (1.0 - margin)
-    overall_ok = candidate_mae < required
-    slices = slice_table(rows, slice_max_worse, min_slice_rows)
-    reasons = []
-    verdict = "below" if overall_ok else "not below"
-    reasons.append(
-        f"MAE {candidate_mae:.3f} is {verdict} {required:.3f} "
-        f"= {1 - margin:g} x reference MAE {reference_mae:.3f} (margin {margin:g})"
-    )
+    return {
+        "candidate_mae": candidate_mae,
+        "reference_mae": reference_mae,
+        "required_below": required,
+        "ok": bool(candidate_mae < required),
+    }
+
+
+def _window(rows: pd.DataFrame) -> dict[str, Any]:
+    """Return the first and last test day and the number of rows."""
+    return {
+        "start": rows["date"].min().date().isoformat() if len(rows) else None,
+        "end": rows["date"].max().date().isoformat() if len(rows) else None,
+        "rows": len(rows),
+    }
+
+
+def _slice_reasons(slices: pd.DataFrame, slice_max_worse: float) -> list[str]:
+    """Return one reason per slice out of bounds, or one saying none is."""
     bad = slices[~slices["ok"]]
-    for record in bad.to_dict("records"):
-        reasons.append(
-            f"slice {record['slice']}={record['value']}: MAE {record['candidate_mae']:.3f} is "
-            f"{record['ratio'] - 1:+.0%} vs reference {record['reference_mae']:.3f} "
-            f"(bound +{slice_max_worse:.0%}, {record['rows']} days)"
-        )
     if bad.empty:
         judged = int(slices["judged"].sum())
-        reasons.append(
-            f"no slice worse than +{slice_max_worse:.0%} ({judged} of {len(slices)} slices judged)"
-        )
-    return {
-        **report,
-        "passed": bool(overall_ok and bad.empty),
-        "reasons": reasons,
-        "overall": {
-            "candidate_mae": candidate_mae,
-            "reference_mae": reference_mae,
-            "required_below": required,
-            "ok": bool(overall_ok),
-        },
-        "slices": jsonable(slices.to_dict("records")),
-    }
+        return [f"no slice worse than +{slice_max_worse:.0%} ({judged} of {len(slices)} slices judged)"]
+    return [
+        f"slice {record['slice']}={record['value']}: MAE {record['candidate_mae']:.3f} is "
+        f"{record['ratio'] - 1:+.0%} vs reference {record['reference_mae']:.3f} "
+        f"(bound +{slice_max_worse:.0%}, {record['rows']} days)"
+        for record in bad.to_dict("records")
+    ]
 
 
 def format_report(report: dict[str, Any]) -> str:

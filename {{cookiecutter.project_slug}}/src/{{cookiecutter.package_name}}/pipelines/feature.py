@@ -55,7 +55,7 @@ def versions_in_use(project: Any, model_name: str) -> list[int]:
     A registry that cannot be read fails the run: writing only v1 would silently starve a model that
     serves from a later version (pass ``feature_versions`` to choose the versions by hand).
     """
-    return aliases.feature_versions_in_use(project.get_model_registry(), model_name) or [FEATURES_VERSION]
+    return aliases.feature_versions_in_use(project.get_feature_store(), model_name) or [FEATURES_VERSION]
 
 
 def run(

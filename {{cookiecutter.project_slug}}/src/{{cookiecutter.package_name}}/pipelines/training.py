@@ -37,7 +37,7 @@ from ..catalog import (
     utc_today,
 )
 from ..features.air_quality import LAG_FEATURES_BY_VERSION, lag_feature_names
-from ..lifecycle import gate, registration
+from ..lifecycle import aliases, gate, registration
 from ..model import MODEL_FILE
 from ..settings import Settings
 from ..store import connect
@@ -207,24 +207,26 @@ def run(
     metrics.update(train_rows=float(len(y_train)), test_rows=float(len(test_rows)))
     test_rows = test_rows[test_rows["location"] == location].drop(columns="location")
 
-    report = registration.judge_candidate(settings, fs, mr, test_rows, int(fv.version))
-    window = {"train_start": first, "train_end": test_start, "test_start": test_start, "test_end": last}
-    run_info = run_record(
-        settings, fv, td_version, feature_version, window, features, boost_rounds, metrics, report
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        save_artifacts(folder, booster, run_info, report, (x_test["date"], y_test, predicted))
-        model_args = {
-            "name": settings.model_name,
-            "metrics": metrics,
-            "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
-            "input_example": x_train[features].head(1),
-            "feature_view": fv,
-            "training_dataset_version": td_version,
-        }
-        version = registration.register(fs, mr, folder, model_args, report)
-    registration.apply_decision(fs, mr, settings.model_name, version, report, today or utc_today())
+    # One decision at a time: a concurrent training is judged against this one's outcome.
+    with aliases.move_lock(settings):
+        report = registration.judge_candidate(settings, fs, mr, test_rows, int(fv.version))
+        window = {"train_start": first, "train_end": test_start, "test_start": test_start, "test_end": last}
+        run_info = run_record(
+            settings, fv, td_version, feature_version, window, features, boost_rounds, metrics, report
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            save_artifacts(folder, booster, run_info, report, (x_test["date"], y_test, predicted))
+            model_args = {
+                "name": settings.model_name,
+                "metrics": metrics,
+                "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
+                "input_example": x_train[features].head(1),
+                "feature_view": fv,
+                "training_dataset_version": td_version,
+            }
+            version = registration.register(fs, mr, folder, model_args, report)
+        registration.apply_decision(fs, mr, settings.model_name, version, report, today or utc_today())
     return {
         "model": settings.model_name,
         "version": version,
