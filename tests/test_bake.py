@@ -123,6 +123,7 @@ BASE_FILES = {
     "tests/test_aliases.py",
     "tests/test_app.py",
     "tests/test_browser.py",
+    "tests/test_cli.py",
     "tests/test_conformance.py",
     "tests/test_contract.py",
     "tests/test_drift.py",

@@ -115,7 +115,9 @@ def test_one_writer_and_three_readers(tmp_path: Path) -> None:
     ctx = mp.get_context("spawn")
     ready, done, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     counts = ctx.Array("i", len(KINDS))
-    readers = [ctx.Process(target=read, args=(kind, str(root), ready, done, counts, results)) for kind in KINDS]
+    readers = [
+        ctx.Process(target=read, args=(kind, str(root), ready, done, counts, results)) for kind in KINDS
+    ]
     writer = ctx.Process(target=write, args=(str(root), ready, counts, results))
     for process in [*readers, writer]:
         process.start()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import PROGRAM
 from ..catalog import utc_today
 from ..settings import Settings
 from ..store import connect
@@ -47,7 +48,7 @@ def _who_and_why(parser: argparse.ArgumentParser) -> None:
 def promote_main(argv: list[str] | None = None) -> int:
     """``promote MODEL VERSION`` or ``promote MODEL --from-shadow``: move the production alias."""
     parser = argparse.ArgumentParser(
-        prog="promote",
+        prog=f"{PROGRAM} promote",
         description="The green button: make a model version production. The replaced version becomes the "
         "rollback target. --from-shadow promotes the shadow version, only after SHADOW_MIN_DAYS days of "
         "shadow hindcast. A version the training gate failed needs --force.",
@@ -93,7 +94,7 @@ def promote_main(argv: list[str] | None = None) -> int:
 def rollback_main(argv: list[str] | None = None) -> int:
     """``rollback MODEL``: move the production alias back to the previous production version."""
     parser = argparse.ArgumentParser(
-        prog="rollback",
+        prog=f"{PROGRAM} rollback",
         description="The red button: make the previous production version production again, at once.",
     )
     parser.add_argument("model", help="model name, e.g. pm25_xgboost")
@@ -116,7 +117,9 @@ def _model_argument(parser: argparse.ArgumentParser) -> None:
 
 def models_main(argv: list[str] | None = None) -> int:
     """``models [MODEL] [--json]``: list versions, aliases and the history."""
-    parser = argparse.ArgumentParser(prog="models", description="List model versions, aliases and history.")
+    parser = argparse.ArgumentParser(
+        prog=f"{PROGRAM} models", description="List model versions, aliases and history."
+    )
     _model_argument(parser)
     parser.add_argument("--history", type=int, default=HISTORY_ROWS, help="events to show (newest first)")
     parser.add_argument(
@@ -206,7 +209,7 @@ def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
 def runs_main(argv: list[str] | None = None) -> int:
     """``runs [MODEL]``: compare every training run's data versions, parameters, metrics and gate verdict."""
     parser = argparse.ArgumentParser(
-        prog="runs",
+        prog=f"{PROGRAM} runs",
         description="Compare training runs: data versions, parameters, test metrics, gate verdict.",
     )
     _model_argument(parser)
@@ -223,7 +226,7 @@ def runs_main(argv: list[str] | None = None) -> int:
 def monitor_main(argv: list[str] | None = None) -> int:
     """``monitor [MODEL]``: hindcast accuracy per model version and feature drift of the latest week."""
     parser = argparse.ArgumentParser(
-        prog="monitor",
+        prog=f"{PROGRAM} monitor",
         description="Hindcast accuracy per model version (from the monitoring group) and feature drift "
         "(PSI of the latest week against the training data) of production and shadow.",
     )

@@ -40,6 +40,7 @@ from local_hopsworks.feature_group import write_json_atomic
 from local_hopsworks.maintenance import offline_table, resync_online
 from local_hopsworks.timeutil import utc_now
 
+from .. import PROGRAM
 from ..settings import Settings
 
 ENTITY = "location"
@@ -220,7 +221,8 @@ def forget(root: Path, location: str, purge_history: bool = False, dry_run: bool
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``forget``."""
     parser = argparse.ArgumentParser(
-        prog="forget", description="Delete a location everywhere it is stored, and record that it was done."
+        prog=f"{PROGRAM} forget",
+        description="Delete a location everywhere it is stored, and record that it was done.",
     )
     parser.add_argument("location", help="the location's name or key, e.g. 'Stockholm' or 'stockholm'")
     parser.add_argument(

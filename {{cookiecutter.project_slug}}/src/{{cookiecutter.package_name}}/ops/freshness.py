@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..catalog import feature_groups, location_rows, predictions_group, utc_today
+from .. import PROGRAM
+from ..catalog import feature_groups, location_rows, predictions_group
 from ..model import latest_model_version
 from ..settings import Settings
 from ..store import connect
@@ -34,11 +35,23 @@ class Freshness:
     def ok(self) -> bool:
         return self.age_days is not None and self.age_days <= self.max_age_days
 
-    def line(self) -> str:
-        newest = "never" if self.newest is None else self.newest.isoformat()
+    def cells(self) -> list[str]:
+        """Return the verdict, what, newest (to the minute, UTC), age and limit as text."""
+        newest = "never" if self.newest is None else self.newest.strftime("%Y-%m-%d %H:%M UTC")
         age = "n/a" if self.age_days is None else f"{self.age_days:.1f} d"
-        verdict = "ok" if self.ok else "STALE"
-        return f"{verdict:<6}{self.what:<26}newest {newest:<27}age {age:<9}limit {self.max_age_days:g} d"
+        return ["ok" if self.ok else "STALE", self.what, newest, age, f"{self.max_age_days:g} d"]
+
+    def line(self) -> str:
+        return table([self])
+
+
+def table(rows: list[Freshness]) -> str:
+    """Return the rows as aligned columns: verdict, what, newest, age, limit."""
+    cells = [["", "", "newest", "age", "limit"], *(row.cells() for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(5)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
 
 
 def _age(newest: Any, now: pd.Timestamp) -> tuple[pd.Timestamp | None, float | None]:
@@ -48,7 +61,8 @@ def _age(newest: Any, now: pd.Timestamp) -> tuple[pd.Timestamp | None, float | N
         newest = pd.Timestamp(newest, unit="ms")  # Hopsworks reports model creation in epoch milliseconds
     newest = pd.Timestamp(newest)
     newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
-    return newest, (now - newest) / pd.Timedelta(days=1)
+    # Never negative: a timestamp a little ahead of this machine's clock is "just now".
+    return newest, max((now - newest) / pd.Timedelta(days=1), 0.0)
 
 
 def freshness(
@@ -59,7 +73,9 @@ def freshness(
     model_max_age_days: float = 9,
 ) -> list[Freshness]:
     """Return the freshness of observations, predictions and the newest model."""
-    now = pd.Timestamp(today or utc_today(), tz="UTC")
+    # Ages from this moment (a model trained at 09:00 is not -0.4 days old at midnight); a given
+    # ``today`` (tests) counts from its start.
+    now = pd.Timestamp(today, tz="UTC") if today is not None else pd.Timestamp.now(tz="UTC")
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     _, air_quality = feature_groups(fs)
@@ -83,7 +99,7 @@ def freshness(
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the check command."""
     parser = argparse.ArgumentParser(
-        prog="check", description="Fail when stored data are older than the schedule allows."
+        prog=f"{PROGRAM} check", description="Fail when stored data are older than the schedule allows."
     )
     parser.add_argument(
         "--feature-max-age-days", type=float, default=2, help="default: 2 (daily runs + slack)"
@@ -104,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         prediction_max_age_days=args.prediction_max_age_days,
         model_max_age_days=args.model_max_age_days,
     )
-    for row in rows:
-        print(row.line())
+    print(table(rows))
     stale = [r.what for r in rows if not r.ok]
     if stale:
         raise RuntimeError(f"stale: {', '.join(stale)}: check that the scheduled runs still run")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import PROGRAM
 from ..settings import Settings
 
 PACKAGE = __name__.split(".")[0]
@@ -159,7 +160,8 @@ def describe(
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the space command."""
     parser = argparse.ArgumentParser(
-        prog="space", description="Publish the UI as a Hugging Face Space (a dry run unless --push)."
+        prog=f"{PROGRAM} space",
+        description="Publish the UI as a Hugging Face Space (a dry run unless --push).",
     )
     parser.add_argument("space", help="the Space, USER/NAME (created if it does not exist)")
     parser.add_argument("--push", action="store_true", help="create or update the Space (default: dry run)")

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import PROGRAM
 from ..catalog import (
     FEATURES_VERSION,
     describe_features,
@@ -149,10 +150,24 @@ def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
         describe_features(fg)
 
 
+def window_problem(start: dt.date | None, end: dt.date | None, today: dt.date) -> str | None:
+    """Return what is wrong with a ``--start``/``--end`` window, or None.
+
+    A window that cannot hold an observation is a mistake, not "0 rows": a start after today
+    (UTC) or after the end.
+    """
+    if start is not None and start > today:
+        return f"--start {start} is in the future (today is {today} UTC): there is nothing to fetch yet"
+    if start is not None and end is not None and start > end:
+        return f"--start {start} is after --end {end}"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the feature pipeline."""
     parser = argparse.ArgumentParser(
-        prog="feature", description="Fetch weather and PM2.5, compute features and upsert the feature groups."
+        prog=f"{PROGRAM} feature",
+        description="Fetch weather and PM2.5, compute features and upsert the feature groups.",
     )
     parser.add_argument(
         "--start", type=parse_date, help="first day (YYYY-MM-DD); default: day after last stored"
@@ -172,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the feature pipeline from the command line."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = window_problem(args.start, args.end, utc_today())
+    if problem:
+        parser.error(problem)  # exit 2 with the usage line: no run, nothing written
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     summary = run(
         Settings(),

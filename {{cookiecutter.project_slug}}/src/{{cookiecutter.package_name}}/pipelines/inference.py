@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import PROGRAM
 from ..catalog import (
     LABEL,
     batch_features,
@@ -221,7 +222,8 @@ def format_forecast(summary: dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the inference pipeline."""
     parser = argparse.ArgumentParser(
-        prog="inference", description="Forecast PM2.5 for the coming days with the registered model."
+        prog=f"{PROGRAM} inference",
+        description="Forecast PM2.5 for the coming days with the registered model.",
     )
     parser.add_argument(
         "--model-version", type=int, help="serve only this version; default: production (and shadow)"

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import PROGRAM
 from ..catalog import (
     FEATURES_VERSION,
     LABEL,
@@ -308,10 +309,23 @@ def format_metrics(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def positive_int(text: str) -> int:
+    """Parse a whole number of at least 1 (an argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not at least 1: a model needs one boosting round or more"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the training pipeline."""
     parser = argparse.ArgumentParser(
-        prog="training",
+        prog=f"{PROGRAM} training",
         description="Train an XGBoost PM2.5 model on the feature view, register it, run the training gate.",
     )
     parser.add_argument(
@@ -322,7 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"feature view version to train on (default: {FEATURES_VERSION}; 2 adds pm25_roll_max_7)",
     )
     parser.add_argument(
-        "--boost-rounds", type=int, default=BOOST_ROUNDS, help=f"XGBoost rounds (default: {BOOST_ROUNDS})"
+        "--boost-rounds",
+        type=positive_int,
+        default=BOOST_ROUNDS,
+        help=f"XGBoost rounds, at least 1 (default: {BOOST_ROUNDS})",
     )
     return parser
 
