@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.ops import redaction
 from {{ cookiecutter.package_name }}.pipelines import feature, inference, training
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.store import connect
-from {{ cookiecutter.package_name }}.ui import build_app
+from {{ cookiecutter.package_name }}.ui import MAX_FILE_SIZE, build_app
 
 
 def app_settings(settings: Settings | None = None) -> Settings:
@@ -52,4 +52,9 @@ if __name__ == "__main__":
     bootstrap(served)
     # share=False whatever GRADIO_SHARE says (no public tunnel); no allowed_paths: Gradio serves no
     # file of this folder, the store or the system (tests/reliability/test_security.py checks it).
-    build_app(served).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), share=False)
+    # max_file_size: the UI takes no files, so its upload endpoint refuses them (413).
+    build_app(served).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        share=False,
+        max_file_size=MAX_FILE_SIZE,
+    )

@@ -243,7 +243,7 @@ def test_registered_checksums_are_checked_on_any_backend(tmp_path: Path) -> None
     class Meta:  # a registry whose download() checks nothing, as Hopsworks' does not
         name, version = "m", 1
 
-        def download(self) -> str:
+        def download(self, local_path: str | None = None) -> str:
             return str(tmp_path)
 
     class Registry:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -60,7 +61,7 @@ class LoadedModel:
     meta: Any
     booster: Any
     feature_names: list[str]
-    folder: Path | None = None  # the downloaded files (run.json, plots, ...)
+    run: dict[str, Any] | None = None  # the version's run.json (data window, parameters), if it has one
 
     @property
     def version(self) -> int:
@@ -129,22 +130,26 @@ def load_model(
     meta = mr.get_model(name, version=version)
     if meta is None:
         raise LookupError(f"model {name!r} has no version {version}")
-    folder = Path(meta.download())
-    if expected_sha256:
-        found = file_hashes(folder)
-        problems = [
-            f"{file}: {'missing' if file not in found else 'sha256 differs from registration'}"
-            for file, digest in sorted(expected_sha256.items())
-            if found.get(file) != digest
-        ]
-        if problems:
-            raise ModelIntegrityError(
-                f"model {name} version {version} failed its integrity check: " + "; ".join(problems)
-            )
-    booster = xgb.Booster()
-    booster.load_model(folder / MODEL_FILE)
-    names = booster.feature_names or json.loads((folder / "features.json").read_text())
-    return LoadedModel(meta, booster, list(names), folder)
+    # A private temporary folder, removed once the files are read: loads leave no copies behind.
+    with tempfile.TemporaryDirectory(prefix="model-load-") as tmp:
+        folder = Path(meta.download(tmp))
+        if expected_sha256:
+            found = file_hashes(folder)
+            problems = [
+                f"{file}: {'missing' if file not in found else 'sha256 differs from registration'}"
+                for file, digest in sorted(expected_sha256.items())
+                if found.get(file) != digest
+            ]
+            if problems:
+                raise ModelIntegrityError(
+                    f"model {name} version {version} failed its integrity check: " + "; ".join(problems)
+                )
+        booster = xgb.Booster()
+        booster.load_model(folder / MODEL_FILE)
+        names = booster.feature_names or json.loads((folder / "features.json").read_text())
+        run_file = folder / "run.json"
+        run = json.loads(run_file.read_text()) if run_file.exists() else None
+    return LoadedModel(meta, booster, list(names), run)
 
 
 def fill_lags(row: dict[str, Any], history: pd.Series, target: pd.Timestamp) -> dict[str, Any]:

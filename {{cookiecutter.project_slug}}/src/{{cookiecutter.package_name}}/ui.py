@@ -502,6 +502,11 @@ def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
 # ---------------------------------------------------------------------------------------------- the app
 
 
+# The app has no file input, but Gradio opens an upload endpoint for every app: launch with this
+# bound (``launch(max_file_size=MAX_FILE_SIZE)``, as app.py does) so it refuses every non-empty file.
+MAX_FILE_SIZE = 0
+
+
 def build_app(settings: Settings | None = None) -> gr.Blocks:
     """Build the Gradio app; the store is read only when a page loads or a button is pressed.
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+PURGE_ATTEMPTS = 20
 # Retention used only during a purge; the defaults are restored right after.
 _PURGE = {
     "delta.logRetentionDuration": "interval 0 seconds",
@@ -54,6 +55,18 @@ def purge_table_history(path: Path) -> dict[str, Any]:
     """
     if not DeltaTable.is_deltatable(str(path)):
         return {"files_removed": 0, "log_entries_removed": 0, "table_version": None}
+    for attempt in range(PURGE_ATTEMPTS):
+        try:
+            return _purge_once(path)
+        except CommitFailedError:
+            # A writer (a pipeline, another purge) committed in between: purge again from its version.
+            if attempt == PURGE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _purge_once(path: Path) -> dict[str, Any]:
     table = DeltaTable(str(path))
     removed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
     log = path / "_delta_log"

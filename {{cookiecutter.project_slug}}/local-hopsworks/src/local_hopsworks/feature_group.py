@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -19,9 +20,10 @@ from deltalake.exceptions import DeltaError
 
 from .expectations import evaluate
 from .offline import OfflineTable
+from .online import OnlineStoreDamagedError
 from .query import Feature, Query, _Condition
 from .row_order import order_rows, read_order
-from .schema import ARROW_TYPES, FeatureSpec, SchemaError, infer_type, to_arrow
+from .schema import ARROW_TYPES, FeatureSpec, SchemaError, check_feature_names, infer_type, to_arrow
 from .sdk_names import FEATURE_GROUP_ATTRIBUTES
 from .timeutil import to_utc_timestamp
 from .transformations import Udf, udf_from_dict
@@ -31,6 +33,7 @@ from .validation import save_report as store_report
 if TYPE_CHECKING:
     from .feature_store import FeatureStore
 
+log = logging.getLogger(__name__)
 # hsfs' default for get_expectation_suite(ge_type=...): whether Great Expectations is installed.
 HAS_GREAT_EXPECTATIONS = importlib.util.find_spec("great_expectations") is not None
 T = TypeVar("T")
@@ -144,7 +147,7 @@ class FeatureGroup:
 
     @property
     def _offline(self) -> OfflineTable:
-        return OfflineTable(self._path / "offline")
+        return OfflineTable(self._path / "offline", f"feature group {self.name} v{self.version}")
 
     @property
     def _online_table(self) -> str:
@@ -164,6 +167,11 @@ class FeatureGroup:
         if not self._meta.get("features"):
             return []
         return [Feature(s.name, s.type, self._key, s.description) for s in self._specs()]
+
+    @property
+    def columns(self) -> list[Feature]:
+        """Return the features: hsfs 5.2's name for them (``features`` is deprecated there and warns)."""
+        return self.features
 
     @property
     def _feature_names(self) -> list[str]:
@@ -367,14 +375,15 @@ class FeatureGroup:
                 f"duplicate column names: {list(features.columns[features.columns.duplicated()])}"
             )
         if not self._meta.get("features"):
+            check_feature_names(list(features.columns), f"{self.name} v{self.version}")
             specs = []
             for column in features.columns:
                 ftype = "timestamp" if column == self.event_time else infer_type(features[column], column)
                 desc = self._meta.get("feature_descriptions", {}).get(column, "")
                 specs.append(FeatureSpec(str(column), ftype, desc).to_dict())
+            # In memory only: insert saves the schema once the batch converted, so a refused first
+            # batch leaves the group without a schema, as it was.
             self._meta["features"] = specs
-            self._meta.pop("feature_descriptions", None)
-            self._save_meta()
         return features
 
     def _dedupe(self, table: pa.Table) -> pd.DataFrame:
@@ -430,10 +439,28 @@ class FeatureGroup:
         features = self._apply_on_demand(features) if transform else features
         # Validate the batch as given, before a first batch fixes the schema (a refused batch fixes nothing).
         report = self._fs._validate(self, features, validation_options or {})
-        features = self._prepare(features)
-        table = to_arrow(features, self._specs())
-        rows = self._dedupe(table)
-        data = self._stored_batch(rows)
+        before = json.loads(json.dumps(self._meta))
+        try:
+            features = self._prepare(features)
+            table = to_arrow(features, self._specs())
+            rows = self._dedupe(table)
+            data = self._stored_batch(rows)
+        except BaseException:
+            self._meta = before  # a refused batch changes nothing, the schema included
+            raise
+        if not before.get("features"):
+            self._meta.pop("feature_descriptions", None)
+            self._save_meta()
+        try:
+            return self._store(data, rows, overwrite, report)
+        except BaseException:
+            if not before.get("features") and self._offline.version() is None:
+                self._meta = before  # the first write failed: the schema it fixed goes with it
+                self._save_meta()
+            raise
+
+    def _store(self, data: pa.Table, rows: pd.DataFrame, overwrite: bool, report: Any) -> tuple[None, Any]:
+        """Write a converted batch offline, then online; return insert's result."""
         if overwrite:
             version = self._write(lambda: self._offline.overwrite(data))
             self._write(lambda: self._sync_online(None, version), committed=version)
@@ -484,7 +511,7 @@ class FeatureGroup:
             df = df.sort_values(self.event_time, kind="stable")
         return df.drop_duplicates(subset=self.primary_key, keep="last")
 
-    def _sync_online(self, batch: pd.DataFrame | None, version: int) -> None:
+    def _sync_online(self, batch: pd.DataFrame | None, version: int, repair: bool = True) -> None:
         if not self.online_enabled:
             return
 
@@ -496,9 +523,16 @@ class FeatureGroup:
             return self._latest_per_key(frame), current.version()
 
         latest = None if batch is None else self._latest_per_key(batch)
-        self._fs._online.sync(
-            self._online_table, self._specs(), self.primary_key, self.event_time, latest, version, rebuild
-        )
+        try:
+            self._fs._online.sync(
+                self._online_table, self._specs(), self.primary_key, self.event_time, latest, version, rebuild
+            )
+        except OnlineStoreDamagedError:
+            if not repair:
+                raise
+            # Safe to do here: the offline tables are the truth and this writer's commit is among them.
+            log.warning("%s v%s: the online store is damaged: rebuilding it", self.name, self.version)
+            self._fs._repair_online(force=True)
 
     def _ensure_online(self) -> None:
         """Bring the online table up to the offline table (heals after a crash between the two writes)."""
@@ -507,7 +541,10 @@ class FeatureGroup:
         version = self._offline.version()
         if version is None:
             return
-        synced = self._fs._online.synced_version(self._online_table)
+        try:
+            synced = self._fs._online.synced_version(self._online_table)
+        except OnlineStoreDamagedError:
+            synced = None  # _sync_online below rebuilds the damaged file
         if synced is None or synced < version:
             self._sync_online(None, version)
 

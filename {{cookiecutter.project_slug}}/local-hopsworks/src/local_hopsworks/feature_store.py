@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from .feature_group import FeatureGroup, check_name, write_json_atomic
 from .feature_view import FeatureView, feature_view_meta
+from .locks import store_lock
 from .online import OnlineStore
 from .query import Query
 from .timeutil import utc_now
@@ -148,6 +149,35 @@ class FeatureStore:
     def get_feature_groups(self, name: str) -> list[FeatureGroup]:
         """Return every version of a feature group."""
         return [self.get_feature_group(name, v) for v in self._versions(self._root / "feature_groups", name)]
+
+    def feature_groups(self) -> list[FeatureGroup]:
+        """Return every version of every feature group in the store."""
+        folder = self._root / "feature_groups"
+        metas = sorted(folder.glob("*/fg.json")) if folder.exists() else []
+        return [FeatureGroup(self, json.loads(path.read_text())) for path in metas]
+
+    def _repair_online(self, force: bool = False) -> dict[str, Any]:
+        """Rebuild the online store from the offline tables when its file is damaged (or ``force``).
+
+        The damaged file is kept beside the new one (``online.sqlite.damaged-<UTC time>-<pid>``).
+        Repairs are serialised by a lock on the store; one that finds the file healthy (another
+        process repaired it first) does nothing.
+
+        Returns:
+            ``{"damaged": bool, "moved_to": path or None, "tables": [online tables rebuilt]}``.
+        """
+        with store_lock(self._root, "online-repair"):
+            problems = self._online.problems(full=False)
+            if not problems and not force:
+                return {"damaged": False, "moved_to": None, "tables": []}
+            kept = self._online.move_aside()
+            rebuilt = []
+            for fg in self.feature_groups():
+                version = fg._offline.version() if fg.online_enabled and fg._meta.get("features") else None
+                if version is not None:
+                    fg._sync_online(None, version, repair=False)
+                    rebuilt.append(fg._online_table)
+        return {"damaged": bool(problems), "moved_to": None if kept is None else str(kept), "tables": rebuilt}
 
     def _validate(self, fg: FeatureGroup, table: pa.Table | pd.DataFrame, options: dict[str, Any]) -> Any:
         """Check an insert against the group's expectation suite; return the report (None without a suite).

@@ -38,6 +38,14 @@ def key_predicate(keys: list[str]) -> str:
     return " AND ".join(f"t.{_quoted(k)} = s.{_quoted(k)}" for k in keys)
 
 
+class TableDamagedError(RuntimeError):
+    """A Delta table's commit log is missing, unreadable or empty while its data files remain."""
+
+
+def _data_files(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*.parquet") if "_delta_log" not in p.parts] if path.exists() else []
+
+
 def compact(table: DeltaTable, sort_by: str | None) -> None:
     """Rewrite small files once there are ``COMPACT_AT_FILES``: each append or merge adds one or two.
 
@@ -61,21 +69,54 @@ def compact(table: DeltaTable, sort_by: str | None) -> None:
 
 
 class OfflineTable:
-    """A Delta table at ``path`` with retrying upsert, delete and versioned reads."""
+    """A Delta table at ``path`` with retrying upsert, delete and versioned reads.
 
-    def __init__(self, path: Path) -> None:
+    ``label`` names the table in errors (e.g. "feature group weather v1").
+    """
+
+    def __init__(self, path: Path, label: str | None = None) -> None:
         self.path = path
+        self.label = label or f"table {path}"
 
     def exists(self) -> bool:
         """Return whether the table has at least one commit."""
         return DeltaTable.is_deltatable(str(self.path))
 
+    def damaged(self, what: str, cause: BaseException | None = None) -> TableDamagedError:
+        """Return the error saying this table is damaged, naming it, its folder and what is wrong."""
+        detail = f": {str(cause).splitlines()[0]}" if cause is not None else ""
+        return TableDamagedError(
+            f"{self.label}: the Delta table at {self.path} is damaged ({what}{detail}). Nothing was read "
+            "or written. Restore the folder from a backup; if its data can be fetched again, move the "
+            "folder away and re-run the backfill."
+        )
+
     def open(self, version: int | None = None) -> DeltaTable | None:
-        """Return the table at ``version`` (latest when None), or None if it has no commit yet."""
+        """Return the table at ``version`` (latest when None), or None if it has no commit yet.
+
+        Raises:
+            TableDamagedError: If the commit log is gone while data files remain (an empty table
+                would be a lie: the next write would start a new table over them), or a commit
+                file is unreadable or empty.
+        """
         try:
-            return DeltaTable(str(self.path), version=version)
-        except TableNotFoundError:
+            table = DeltaTable(str(self.path), version=version)
+        except TableNotFoundError as exc:
+            if version is not None and self.open() is not None:
+                return None  # that version's commits are gone (a purge ended time travel): nothing to read
+            remaining = _data_files(self.path)
+            if remaining:
+                raise self.damaged(f"no readable _delta_log, {len(remaining)} data file(s) remain") from exc
             return None
+        except DeltaError as exc:
+            if version is not None:
+                self.open()  # raises if the log itself is damaged; else only this version is not there
+                raise
+            raise self.damaged("its _delta_log cannot be read", exc) from exc
+        latest = self.path / "_delta_log" / f"{table.version():020d}.json"
+        if latest.exists() and latest.stat().st_size == 0:
+            raise self.damaged(f"commit file {latest.name} is empty")
+        return table
 
     def version(self) -> int | None:
         """Return the latest committed version, or None for an empty table."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
@@ -24,6 +26,34 @@ from .schema import SQLITE_TYPES, FeatureSpec
 # Lookups of more keys than this run as one query per chunk of CHUNK_KEYS keys.
 FEW_KEYS = 4
 CHUNK_KEYS = 500
+
+
+# SQLite's result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
+DAMAGE_CODES = {11, 26}
+
+
+class OnlineStoreDamagedError(RuntimeError):
+    """The online SQLite file is corrupt or not a database; it can be rebuilt from the offline tables."""
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Return whether a SQLite error says the file is damaged (not locked, full or missing a table)."""
+    if isinstance(exc, OnlineStoreDamagedError):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc).lower()
+    return (
+        (code is not None and code & 0xFF in DAMAGE_CODES) or "malformed" in text or "not a database" in text
+    )
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 def _q(name: str) -> str:
@@ -147,33 +177,111 @@ class OnlineStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._checked: set[int | None] = set()  # the files (inodes) that passed quick_check
         self._lookups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Callable] = {}
 
     def connection(self) -> sqlite3.Connection:
-        """Return this thread's connection (WAL, autocommit, waits for the write lock)."""
+        """Return this thread's connection (WAL, autocommit, waits for the write lock).
+
+        The file is checked (``PRAGMA quick_check``) when this store first opens it, and again
+        whenever it was replaced (a repair): a damaged file raises ``OnlineStoreDamagedError``.
+        """
         con = getattr(self._local, "con", None)
+        if con is not None and self._local.inode != _inode(self.path):
+            con.close()  # the file was rebuilt by a repair: read the new one
+            con = self._local.con = None
         if con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            try:
+                con = self._open()
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
+                raise self.damaged(str(exc)) from exc
+            self._local.con, self._local.inode = con, _inode(self.path)
+        return con
+
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             # Up to 64 MiB of page cache (default 8 MiB): a large write then stays in memory until
             # its commit instead of spilling pages to the WAL in the middle; about 2x faster syncs.
             con.execute("PRAGMA cache_size=-65536")
+            inode = _inode(self.path)
+            if inode not in self._checked:
+                problems = [row[0] for row in con.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise self.damaged("; ".join(problems[:3]))
+                self._checked.add(inode)
             con.execute(
                 "CREATE TABLE IF NOT EXISTS _online_sync "
                 "(tbl TEXT PRIMARY KEY, offline_version INTEGER NOT NULL)"
             )
-            self._local.con = con
+        except BaseException:
+            con.close()
+            raise
         return con
+
+    def problems(self, full: bool = True) -> list[str]:
+        """Return what SQLite's ``integrity_check`` (``quick_check`` unless ``full``) finds; [] if sound.
+
+        Opens the file afresh, read-only, whatever this store's connections have checked before.
+        """
+        if not self.path.exists():
+            return []
+        try:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+            try:
+                pragma = "integrity_check" if full else "quick_check"
+                found = [str(row[0]) for row in con.execute(f"PRAGMA {pragma}")]
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            return [str(exc)]
+        return [] if found == ["ok"] else found
+
+    def damaged(self, detail: str) -> OnlineStoreDamagedError:
+        """Return the error saying the online file is damaged, naming it and how to rebuild it."""
+        return OnlineStoreDamagedError(
+            f"the online store {self.path} is damaged ({detail}). The offline tables are the truth: "
+            "rebuild it from them with local_hopsworks.health.repair_online() (the project's "
+            "`check --repair-online`); "
+            "the next feature-group write rebuilds it by itself"
+        )
+
+    def move_aside(self) -> Path | None:
+        """Move the online file (and its WAL) out of the way, keeping it for inspection; return where."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+        if not self.path.exists():
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        kept = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
+        for suffix in ("-wal", "-shm"):  # a WAL of the old file must never be applied to the new one
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, kept.with_name(kept.name + suffix))
+        os.replace(self.path, kept)
+        return kept
 
     def synced_version(self, table: str) -> int | None:
         """Return the offline version the online table reflects (None if never synced)."""
-        row = (
-            self.connection()
-            .execute("SELECT offline_version FROM _online_sync WHERE tbl = ?", (table,))
-            .fetchone()
-        )
+        try:
+            row = (
+                self.connection()
+                .execute("SELECT offline_version FROM _online_sync WHERE tbl = ?", (table,))
+                .fetchone()
+            )
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc) and not isinstance(exc, OnlineStoreDamagedError):
+                raise self.damaged(str(exc)) from exc
+            raise
         return None if row is None else int(row[0])
 
     def _create(
@@ -227,8 +335,8 @@ class OnlineStore:
         key of the whole offline table and the version it read.
         """
         con = self.connection()
-        con.execute("BEGIN IMMEDIATE")
         try:
+            con.execute("BEGIN IMMEDIATE")
             self._create(con, table, specs, pk)
             row = con.execute("SELECT offline_version FROM _online_sync WHERE tbl = ?", (table,)).fetchone()
             synced = None if row is None else int(row[0])
@@ -249,8 +357,11 @@ class OnlineStore:
                 (table, new_version),
             )
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            if is_damage(exc) and not isinstance(exc, OnlineStoreDamagedError):
+                raise self.damaged(str(exc)) from exc
             raise
 
     def get(
@@ -300,6 +411,12 @@ class OnlineStore:
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
                     return [None] * len(keys)
+                if is_damage(exc):
+                    raise self.damaged(str(exc)) from exc
+                raise
+            except sqlite3.DatabaseError as exc:
+                if is_damage(exc):
+                    raise self.damaged(str(exc)) from exc
                 raise
 
         return run

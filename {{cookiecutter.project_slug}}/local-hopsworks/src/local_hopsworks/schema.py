@@ -43,6 +43,38 @@ class FeatureSpec:
         return {"name": self.name, "type": self.type, "description": self.description}
 
 
+def check_feature_names(columns: list[object], group: str) -> None:
+    """Refuse column names the store cannot keep apart or quote (raise ``SchemaError`` naming them).
+
+    Delta Lake (and Hopsworks, which lower-cases feature names and turns spaces into ``_``) cannot
+    hold two columns that differ only in case; a backtick, a control character or an empty name
+    breaks the SQL of later merges and lookups.
+    """
+    bad = [
+        c
+        for c in columns
+        if not isinstance(c, str) or not c.strip() or "`" in c or any(ord(ch) < 32 for ch in c)
+    ]
+    if bad:
+        raise SchemaError(
+            f"{group}: column name(s) {bad!r} cannot be stored: a feature name must be a non-empty "
+            "string without backticks or control characters"
+        )
+    seen: dict[str, str] = {}
+    clashes = []
+    for column in columns:
+        folded = column.lower().replace(" ", "_")  # type: ignore[union-attr]
+        if folded in seen:
+            clashes.append((seen[folded], column))
+        seen.setdefault(folded, column)  # type: ignore[arg-type]
+    if clashes:
+        pairs = ", ".join(f"{a!r} and {b!r}" for a, b in clashes)
+        raise SchemaError(
+            f"{group}: columns {pairs} differ only in case or spaces: Delta Lake and Hopsworks store "
+            "them as one feature name; rename one"
+        )
+
+
 def infer_type(series: pd.Series, column: str) -> str:
     """Return the feature type of a pandas column, or raise naming the column."""
     dtype = series.dtype

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from local_hopsworks.erasure import (
     scrub_report,
 )
 from local_hopsworks.feature_group import write_json_atomic
+from local_hopsworks.locks import store_lock
 from local_hopsworks.maintenance import offline_table, resync_online
 from local_hopsworks.timeutil import utc_now
 
@@ -45,6 +47,8 @@ from ..settings import Settings
 
 ENTITY = "location"
 AUDIT = Path("audit") / "forget.jsonl"
+# Intents of erasures in progress (or killed): the next run for the location completes them.
+PENDING = Path("audit") / "pending"
 
 
 def location_key(text: str) -> str:
@@ -58,6 +62,17 @@ def location_key(text: str) -> str:
 def entity_hash(key: str) -> str:
     """Return how the audit log names an entity: a hash, so the log holds no deleted value."""
     return "sha256:" + hashlib.sha256(f"{ENTITY}={key}".encode()).hexdigest()
+
+
+def _rows_in(path: Path, key: str) -> int:
+    """Return how many rows of a Parquet file are the location's (what a rewrite would remove)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    if ENTITY not in table.column_names:
+        return 0
+    return int(pc.sum(pc.equal(table[ENTITY], key)).as_py() or 0)
 
 
 def _feature_groups(root: Path, fs: Any, key: str, dry_run: bool) -> tuple[list[dict], list[Any]]:
@@ -88,16 +103,7 @@ def _training_datasets(root: Path, key: str, dry_run: bool) -> tuple[list[dict],
         fv_name, _, fv_version = fv_folder.rpartition("_")
         removed = 0
         for path in sorted(folder.glob("*.parquet")):
-            if dry_run:
-                import pyarrow.compute as pc
-                import pyarrow.parquet as pq
-
-                table = pq.read_table(path, columns=None)
-                if ENTITY in table.column_names:
-                    removed += int(pc.sum(pc.equal(table[ENTITY], key)).as_py() or 0)
-                continue
-            gone, _ = rewrite_parquet_without(path, ENTITY, key)
-            removed += gone
+            removed += _rows_in(path, key) if dry_run else rewrite_parquet_without(path, ENTITY, key)[0]
         if not removed:
             continue
         affected.add((fv_name, int(fv_version), int(folder.name)))
@@ -150,6 +156,8 @@ def _rejected_data(root: Path, key: str, dry_run: bool) -> list[dict]:
         for folder in sorted(p for p in (root / kind).glob("*/*") if p.is_dir()):
             batch, report = folder / "batch.parquet", folder / "report.json"
             rows = examples = 0
+            if batch.exists() and dry_run:
+                rows = _rows_in(batch, key)
             if batch.exists() and not dry_run:
                 rows, kept = rewrite_parquet_without(batch, ENTITY, key)
                 if rows and not kept:
@@ -170,18 +178,8 @@ def _rejected_data(root: Path, key: str, dry_run: bool) -> list[dict]:
     return entries
 
 
-def forget(root: Path, location: str, purge_history: bool = False, dry_run: bool = False) -> dict[str, Any]:
-    """Delete every stored row of ``location`` under the store folder ``root``; return the audit record.
-
-    Args:
-        root: The embedded store's folder (``STORE_DIR``).
-        location: The location's name or key.
-        purge_history: Also end time travel and compact the online file (see the module docstring).
-        dry_run: Count what would go; change nothing and write no audit record.
-    """
-    key = location_key(location)
-    if not root.exists():
-        raise LookupError(f"no store at {root}")
+def _erase(root: Path, key: str, purge_history: bool, dry_run: bool) -> dict[str, Any]:
+    """Delete (or with ``dry_run`` count) the location's rows everywhere; return the audit record."""
     fs = LocalProject(root).get_feature_store()
     record: dict[str, Any] = {
         "at": utc_now().isoformat(),
@@ -206,15 +204,93 @@ def forget(root: Path, location: str, purge_history: bool = False, dry_run: bool
         for fg in groups:
             resync_online(fg)  # the online side follows the table's new version
         record["history"] = {"tables": history, "online_compacted": True}
-    audit = root / AUDIT
-    residual = files_mentioning(root, key.encode(), skip=(audit,))
-    record["residual_files"] = [p.relative_to(root).as_posix() for p in residual]
-    if not dry_run:
-        audit.parent.mkdir(parents=True, exist_ok=True)
-        with audit.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+    return record
+
+
+def _residual(root: Path, key: str) -> list[str]:
+    """Return the files under the store (but the audit folder) that still mention the location."""
+    return [
+        p.relative_to(root).as_posix() for p in files_mentioning(root, key.encode(), skip=(root / "audit",))
+    ]
+
+
+def _entry_key(entry: dict[str, Any]) -> tuple:
+    return (
+        entry["what"],
+        entry.get("name") or entry.get("feature_view") or entry.get("path"),
+        entry.get("version"),
+    )
+
+
+def _write_durably(path: Path, text: str, mode: str = "w") -> None:
+    """Write ``text`` and fsync it: an audit line must survive a crash right after it was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open(mode, encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _merge_interrupted(record: dict[str, Any], intents: list[dict[str, Any]]) -> None:
+    """Count, in ``record``, the rows that interrupted runs of the same erasure had already deleted.
+
+    An intent holds the rows a run was about to delete, counted before it deleted any. The rows it
+    did delete before it was killed are gone, so this run cannot see them: per table, the erasure
+    deleted at least what the intent planned and at least what this run found.
+    """
+    own = {_entry_key(e): e for e in record["deleted"]}
+    for intent in intents:
+        for planned in intent["deleted"]:
+            entry = own.get(_entry_key(planned))
+            if entry is None:
+                own[_entry_key(planned)] = entry = dict(planned)
+                record["deleted"].append(entry)
+            if "rows" in planned:
+                entry["rows"] = max(int(entry.get("rows", 0)), int(planned["rows"]))
+    record["rows"] = sum(int(e.get("rows", 0)) for e in record["deleted"])
+    record["resumes"] = [{"run": i["run"], "at": i["at"]} for i in intents]
+
+
+def forget(root: Path, location: str, purge_history: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    """Delete every stored row of ``location`` under the store folder ``root``; return the audit record.
+
+    Before anything is deleted, an intent (the rows about to go, counted) is written durably to
+    ``audit/pending/``; the record is appended to the audit log when the run completes and the
+    intent removed. A run killed in between leaves its intent: the next run for the location
+    completes the erasure and its record counts the rows the killed run had deleted. Runs are
+    serialised by a lock on the store, so two erasures never rewrite a table's history at once.
+
+    Args:
+        root: The embedded store's folder (``STORE_DIR``).
+        location: The location's name or key.
+        purge_history: Also end time travel and compact the online file (see the module docstring).
+        dry_run: Count what would go; change nothing and write no audit record.
+    """
+    key = location_key(location)
+    if not root.exists():
+        raise LookupError(f"no store at {root}")
+    if dry_run:
+        record = _erase(root, key, purge_history, dry_run=True)
+        record["residual_files"] = _residual(root, key)
+        return record
+    with store_lock(root, "forget"):
+        pending = root / PENDING
+        entity = entity_hash(key)
+        intents = [json.loads(p.read_text()) for p in sorted(pending.glob("*.json"))]
+        intents = [i for i in intents if i["entity"]["id"] == entity]
+        planned = _erase(root, key, purge_history, dry_run=True)
+        run = uuid.uuid4().hex
+        intent = {**planned, "run": run, "dry_run": False, "status": "started"}
+        intent_path = pending / f"{run}.json"
+        _write_durably(intent_path, json.dumps(intent, sort_keys=True))
+        record = _erase(root, key, purge_history, dry_run=False)
+        record["run"] = run
+        if intents:
+            _merge_interrupted(record, intents)
+        record["residual_files"] = _residual(root, key)
+        _write_durably(root / AUDIT, json.dumps(record, sort_keys=True) + "\n", mode="a")
+        for done in [intent, *intents]:
+            (pending / f"{done['run']}.json").unlink(missing_ok=True)
     return record
 
 

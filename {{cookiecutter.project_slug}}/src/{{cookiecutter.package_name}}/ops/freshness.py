@@ -4,6 +4,11 @@ Scheduled runs stop silently (GitHub disables cron workflows after 60 days witho
 a Modal app can be stopped or its secret can expire). This command compares the newest stored
 observation, prediction and model with what the schedule promises and exits 1 naming each
 one that is too old, so a CI job or a monitor can alert.
+
+``check --deep`` also reads the embedded store's files and prints each damaged one (a log, a
+Parquet footer, the SQLite file, online rows that disagree with the offline truth, a model file
+whose sha256 changed, an interrupted erasure); ``check --repair-online`` rebuilds the online
+store from the offline tables.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -108,14 +114,79 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-max-age-days", type=float, default=9, help="default: 9 (weekly training + slack)"
     )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="also read the store's files: Delta logs, Parquet footers, SQLite integrity, online rows "
+        "against the latest offline rows, model files against their sha256 (embedded store)",
+    )
+    parser.add_argument(
+        "--repair-online",
+        action="store_true",
+        help="rebuild the online store from the offline tables (the truth), then check (embedded store)",
+    )
     return parser
 
 
+def deep_findings(settings: Settings) -> list[str]:
+    """Return one line per problem in the embedded store's files (empty when they are sound)."""
+    from local_hopsworks.health import deep_check
+
+    from .forget import PENDING
+
+    root = Path(settings.store_dir)
+    lines = [finding.line() for finding in deep_check(root)]
+    for intent in sorted((root / PENDING).glob("*.json")):
+        lines.append(f"{intent}: an erasure (forget) was interrupted: run the same forget command again")
+    return lines
+
+
+def online_findings(settings: Settings) -> list[str]:
+    """Return SQLite's ``quick_check`` findings of the embedded store's online file (the cheap check)."""
+    if settings.store_backend != "local":
+        return []
+    from local_hopsworks.health import online_problems
+
+    fs = connect(settings).get_feature_store()
+    return [f"{Path(settings.store_dir) / 'online.sqlite'}: {p}" for p in online_problems(fs, full=False)[:5]]
+
+
+def repair_online(settings: Settings) -> str:
+    """Rebuild the embedded store's online tables from its offline tables; return what was done."""
+    from local_hopsworks.health import repair_online as rebuild
+
+    outcome = rebuild(connect(settings).get_feature_store(), force=True)
+    kept = f"; the old file is kept as {outcome['moved_to']}" if outcome["moved_to"] else ""
+    state = "was damaged" if outcome["damaged"] else "was sound"
+    return f"online store {state}: rebuilt {len(outcome['tables'])} table(s) from the offline tables{kept}"
+
+
+def _local_only(settings: Settings, option: str) -> None:
+    if settings.store_backend != "local":
+        raise ValueError(
+            f"check {option} reads the embedded store's files (STORE_BACKEND=local); on Hopsworks the "
+            "platform keeps its storage, and `check` without it reports freshness"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the freshness table; exit 1 when anything is stale."""
+    """Print the freshness table (and with ``--deep`` each damaged file); exit 1 on any problem."""
     args = build_parser().parse_args(argv)
+    settings = Settings()
+    for option, wanted in (("--repair-online", args.repair_online), ("--deep", args.deep)):
+        if wanted:
+            _local_only(settings, option)
+    if args.repair_online:
+        print(repair_online(settings))
+    problems = deep_findings(settings) if args.deep else online_findings(settings)
+    for line in problems:
+        print(f"DAMAGED {line}")
+    if args.deep and not problems:
+        print("ok    store files: Delta logs, Parquet footers, SQLite, online rows and model files")
+    if problems:
+        raise RuntimeError(f"{len(problems)} problem(s) in the store's files (each printed above)")
     rows = freshness(
-        Settings(),
+        settings,
         feature_max_age_days=args.feature_max_age_days,
         prediction_max_age_days=args.prediction_max_age_days,
         model_max_age_days=args.model_max_age_days,

@@ -35,11 +35,13 @@ from ..features.weather import weather_features
 from ..lifecycle import aliases
 from ..settings import Settings
 from ..sources import SOURCE_NAMES, get_source
-from ..store import connect, get_secret
+from ..store import connect, exclusive, get_secret
 
 log = logging.getLogger(__name__)
 OPEN_METEO_KEY_SECRET = "OPEN_METEO_API_KEY"  # noqa: S105 - the secret's name, not its value
 HISTORY_DAYS = 8  # lag features of the first new day need the 7 days before it
+# The lags of a day read the 7 days before it: a window changes the lags of the 7 days after it.
+DEPENDENT_DAYS = dt.timedelta(days=7)
 
 
 def default_start(air_quality: Any, location: str, today: dt.date, backfill_days: int) -> dt.date:
@@ -80,15 +82,31 @@ def run(
     end = end or today
     if end > today:
         raise ValueError(f"--end {end} is in the future: observations exist up to today ({today})")
-    location = settings.location
     project = connect(settings)
     if source is None:
         name = source_name or settings.data_source
         # A key for Open-Meteo's commercial API may live in the backend's secret store.
         key = get_secret(project, OPEN_METEO_KEY_SECRET) if name == "open-meteo" else None
         source = get_source(name, settings, api_key=key)
-    fs = project.get_feature_store()
     versions = sorted(set(feature_versions or versions_in_use(project, settings.model_name)))
+    # One feature run at a time reads history, computes lags and writes them: two interleaved runs
+    # would compute lags from history the other has not written yet.
+    with exclusive(settings, "feature-pipeline"):
+        return write_window(settings, project, source, versions, start, end, today)
+
+
+def write_window(
+    settings: Settings,
+    project: Any,
+    source: Any,
+    versions: list[int],
+    start: dt.date | None,
+    end: dt.date,
+    today: dt.date,
+) -> dict[str, Any]:
+    """Fetch ``[start, end]``, compute its features and the lags of the days after it it changes; write."""
+    location = settings.location
+    fs = project.get_feature_store()
     groups = {version: feature_groups(fs, version) for version in versions}
     weather_fg = groups[versions[0]][0]  # every feature version shares weather v1
     aq_groups = {version: aq for version, (_, aq) in groups.items()}
@@ -101,11 +119,13 @@ def run(
     if start <= end:
         log.info("fetching PM2.5 for %s from %s to %s", location.name, start, end)
         new_pm25 = source.fetch_pm25(location, start, end)
-    combined = pm25_history(list(aq_groups.values()), location.key, start, new_pm25)
+    combined = pm25_history(list(aq_groups.values()), location.key, start, end, new_pm25)
+    # The window's days, and the stored days after it whose lags read the window (a backfill).
+    first, last = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + DEPENDENT_DAYS, tz="UTC")
     aq_batches = {}
     for version in versions:
         rows = air_quality_features(combined, location.key, version=version)
-        aq_batches[version] = rows[rows["date"] >= pd.Timestamp(start, tz="UTC")]
+        aq_batches[version] = rows[(rows["date"] >= first) & (rows["date"] <= last)]
     aq_rows = aq_batches[versions[0]]
 
     weather_start = min(start, today)
@@ -128,14 +148,24 @@ def run(
     return summary
 
 
-def pm25_history(aq_groups: list[Any], location: str, start: dt.date, new_pm25: pd.DataFrame) -> pd.DataFrame:
-    """Return stored PM2.5 of the days before ``start`` that lags need, followed by the new observations."""
+def pm25_history(
+    aq_groups: list[Any], location: str, start: dt.date, end: dt.date, new_pm25: pd.DataFrame
+) -> pd.DataFrame:
+    """Return stored PM2.5 around ``[start, end]`` that lags read, with the new observations replacing it.
+
+    Stored days before ``start`` are the history of the window's lags; stored days after ``end``
+    (up to ``DEPENDENT_DAYS``) are the days whose lags the window changes.
+    """
     history_start = pd.Timestamp(start - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
-    stored = [location_rows(aq, location, history_start, pd.Timestamp(start, tz="UTC")) for aq in aq_groups]
+    after_end = pd.Timestamp(end + DEPENDENT_DAYS + dt.timedelta(days=1), tz="UTC")
+    stored = [location_rows(aq, location, history_start, after_end) for aq in aq_groups]
     stored = [frame[["date", "pm25"]] for frame in stored if not frame.empty]
-    stored = pd.concat(stored, ignore_index=True).drop_duplicates("date") if stored else pd.DataFrame()
-    parts = [frame[["date", "pm25"]] for frame in (stored, new_pm25) if not frame.empty]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"date": [], "pm25": []})
+    parts = [frame[["date", "pm25"]] for frame in (new_pm25, *stored) if not frame.empty]
+    if not parts:
+        return pd.DataFrame({"date": [], "pm25": []})
+    combined = pd.concat(parts, ignore_index=True)
+    days = pd.to_datetime(combined["date"], utc=True).dt.normalize()
+    return combined[~days.duplicated(keep="first")].reset_index(drop=True)  # new observations win
 
 
 def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
