@@ -30,6 +30,7 @@ def sdk_classes() -> dict[str, object]:
     from hsfs.feature_group import FeatureGroup
     from hsfs.feature_store import FeatureStore
     from hsfs.feature_view import FeatureView
+    from hsfs.training_dataset_feature import TrainingDatasetFeature
     from hsml.model import Model
     from hsml.model_registry import ModelRegistry
     from hsml.python import signature as python_models
@@ -39,6 +40,7 @@ def sdk_classes() -> dict[str, object]:
         "FeatureStore": FeatureStore,
         "FeatureGroup": FeatureGroup,
         "FeatureView": FeatureView,
+        "TrainingDatasetFeature": TrainingDatasetFeature,
         "Query": Query,
         "Feature": Feature,
         "Filter": Filter,
@@ -75,6 +77,7 @@ def twin_objects(tmp_path, monkeypatch) -> dict[str, object]:
         "FeatureStore": fs,
         "FeatureGroup": weather,
         "FeatureView": fv,
+        "TrainingDatasetFeature": fv.features[-1],
         "Query": query,
         "Feature": weather.get_feature("temp"),
         "Filter": condition,

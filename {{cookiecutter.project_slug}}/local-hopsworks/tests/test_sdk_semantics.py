@@ -7,7 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from local_hopsworks.maintenance import create_tag_schema
 from local_hopsworks.query import Feature, Filter
+from local_hopsworks.registry import TagSchemaError
 
 DAYS = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True)
 
@@ -83,3 +85,32 @@ def test_training_and_batch_data_carry_the_joined_groups_keys_under_qualified_na
     version, _ = fv.create_train_test_split(train_end="2024-01-03", test_start="2024-01-03")
     x_train, *_ = fv.get_train_test_split(version, primary_key=True, event_time=True)
     assert list(x_train.columns) == list(x.columns)
+
+
+def test_model_tags_need_a_schema_only_an_administrator_creates(project, tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.json").write_text("{}")
+    mr = project.get_model_registry()
+    with pytest.raises(TagSchemaError, match="administrator"):
+        mr.python.create_model("m", tags={"alias": "production"})
+    model = mr.python.create_model("m").save(str(folder))
+    with pytest.raises(TagSchemaError, match=r"\['alias'\]"):
+        model.set_tag("alias", {"name": "production"})
+    assert model.get_tags() == {} and model.get_tag("alias") is None
+    create_tag_schema(project, "alias")  # the platform administrator's step
+    model.set_tag("alias", {"name": "production"})
+    assert mr.get_model("m", version=1).get_tag("alias") == {"name": "production"}
+
+
+def test_a_views_features_are_training_dataset_features_as_in_hsfs(project):
+    fv = _joined_view(project.get_feature_store())
+    roles = [(f.name, f.type, f.label) for f in fv.features]
+    assert roles == [
+        ("city", "string", False),
+        ("day", "timestamp", False),
+        ("temp", "double", False),
+        ("pm25", "double", True),
+        ("lag", "double", False),
+    ]
+    assert fv.features[3].feature_group.name == "air" and fv.features[3].index == 3

@@ -107,6 +107,23 @@ class _ServingState:
         self.vector_strings = "string" in vector_types
 
 
+class TrainingDatasetFeature:
+    """A column of a feature view, with the names hsfs' ``TrainingDatasetFeature`` gives it."""
+
+    def __init__(self, view: FeatureView, column: OutputColumn, index: int) -> None:
+        self.name = column.name
+        self.type = column.type
+        self.index = index
+        self.label = column.name in view.labels
+        self.inference_helper_column = column.name in view.inference_helper_columns
+        self.training_helper_column = column.name in view.training_helper_columns
+        self.feature_group = view._fs.get_feature_group(*column.fg_key)
+        self.feature_group_feature_name = column.feature
+
+    def __repr__(self) -> str:
+        return f"TrainingDatasetFeature({self.name!r}, {self.type!r}, label={self.label})"
+
+
 class FeatureView:
     """A versioned feature view over a query of feature groups."""
 
@@ -171,12 +188,12 @@ class FeatureView:
         return query_from_dict(self._meta["query"], self._fs.get_feature_group)
 
     @property
-    def features(self) -> list[OutputColumn]:
+    def features(self) -> list[TrainingDatasetFeature]:
         """Return every column of the view, labels included."""
-        return self.query._output_columns()
+        return [TrainingDatasetFeature(self, c, i) for i, c in enumerate(self.query._output_columns())]
 
     @property
-    def schema(self) -> list[OutputColumn]:
+    def schema(self) -> list[TrainingDatasetFeature]:
         return self.features
 
     def __repr__(self) -> str:
