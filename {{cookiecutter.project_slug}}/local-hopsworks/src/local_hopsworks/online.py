@@ -30,6 +30,8 @@ CHUNK_KEYS = 500
 
 # SQLite's result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
 DAMAGE_CODES = {11, 26}
+# How often (seconds) a connection checks whether a repair replaced the file under it.
+REOPEN_CHECK_S = 1.0
 
 
 class OnlineStoreDamagedError(RuntimeError):
@@ -187,9 +189,12 @@ class OnlineStore:
         whenever it was replaced (a repair): a damaged file raises ``OnlineStoreDamagedError``.
         """
         con = getattr(self._local, "con", None)
-        if con is not None and self._local.inode != _inode(self.path):
-            con.close()  # the file was rebuilt by a repair: read the new one
-            con = self._local.con = None
+        # A stat costs about a tenth of a lookup: look for a replaced file at most once a second.
+        if con is not None and time.monotonic() >= self._local.next_check:
+            self._local.next_check = time.monotonic() + REOPEN_CHECK_S
+            if self._local.inode != _inode(self.path):
+                con.close()  # the file was rebuilt by a repair: read the new one
+                con = self._local.con = None
         if con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -199,6 +204,7 @@ class OnlineStore:
                     raise
                 raise self.damaged(str(exc)) from exc
             self._local.con, self._local.inode = con, _inode(self.path)
+            self._local.next_check = time.monotonic() + REOPEN_CHECK_S
         return con
 
     def _open(self) -> sqlite3.Connection:
