@@ -102,7 +102,7 @@ $(HW_VENV)/.installed: $(VENV)/.installed
 
 conformance: $(HW_VENV)/.installed ## Check the project on the real Hopsworks SDK (server faked) and the twin's signatures
 	cd $(DEMO_PROJECT) && $(HW_BIN)/python -m pytest -q -p no:cacheprovider -m '' tests/test_conformance.py \
-	  tests/hopsworks_sdk \
+	  tests/hopsworks_sdk tests/test_twin_surface.py \
 	  tests/reliability/test_validation.py::test_suites_convert_to_hsfs_expectation_suites \
 	  tests/reliability/test_validation.py::test_great_expectations_agrees_with_the_local_evaluator
 

@@ -6,7 +6,10 @@ The twin's classes offer only the SDK's names; jobs that work on the local files
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
+
+from .feature_group import write_json_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,3 +57,12 @@ def store_folder(project: LocalProject) -> Path:
 def online_store(fs: FeatureStore) -> OnlineStore:
     """Return the SQLite online store of a local feature store."""
     return fs._online
+
+
+def create_tag_schema(project: LocalProject, name: str) -> None:
+    """Create a tag schema, the administrator's step on Hopsworks that models' tags need first."""
+    from .registry import TAG_SCHEMAS_FILE
+
+    path = project._root / TAG_SCHEMAS_FILE
+    schemas = set(json.loads(path.read_text())) if path.exists() else set()
+    write_json_atomic(path, sorted(schemas | {name}))

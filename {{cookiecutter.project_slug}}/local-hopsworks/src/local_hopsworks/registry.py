@@ -41,6 +41,25 @@ class ModelIntegrityError(RuntimeError):
     """A stored model file does not match the sha256 recorded when it was registered."""
 
 
+class TagSchemaError(RuntimeError):
+    """A tag was set whose schema does not exist: on Hopsworks only an administrator creates schemas."""
+
+
+TAG_SCHEMAS_FILE = "tag_schemas.json"  # what a Hopsworks administrator defines, kept beside the store
+
+
+def _check_tag_schemas(registry: ModelRegistry, names: Any) -> None:
+    """Raise ``TagSchemaError`` unless every tag name has a schema (as the Hopsworks server requires)."""
+    path = registry._root.parent / TAG_SCHEMAS_FILE
+    schemas = set(json.loads(path.read_text())) if path.exists() else set()
+    missing = sorted(set(names) - schemas)
+    if missing:
+        raise TagSchemaError(
+            f"tag schema(s) {missing} do not exist: on Hopsworks only a platform administrator can create "
+            f"tag schemas, so a project cannot rely on them (locally they are listed in {path})"
+        )
+
+
 def sha256_file(path: Path) -> str:
     """Return the hex sha256 of a file."""
     digest = hashlib.sha256()
@@ -213,7 +232,12 @@ class Model:
         return fv
 
     def set_tag(self, name: str, value: Any) -> None:
-        """Attach a JSON-serialisable tag to the model version."""
+        """Attach a JSON-serialisable tag to the model version (its tag schema must exist).
+
+        Raises:
+            TagSchemaError: If no administrator created a tag schema called ``name``.
+        """
+        _check_tag_schemas(self._registry, [name])
         self._registry._update_meta(
             self, lambda meta: meta.setdefault("tags", {}).__setitem__(name, _jsonable(value))
         )
@@ -260,6 +284,8 @@ class ModelApi:
             ValueError: For a bad name or version, or non-numeric metrics.
         """
         check_name("model", name, version if version is not None else 1)
+        if isinstance(tags, dict):
+            _check_tag_schemas(self._registry, tags)
         for key, value in (metrics or {}).items():
             if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
                 raise ValueError(f"metric {key!r} must be a number, got {value!r}")
