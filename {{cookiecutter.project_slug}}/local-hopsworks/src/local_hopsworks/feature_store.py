@@ -150,7 +150,7 @@ class FeatureStore:
         """Return every version of a feature group."""
         return [self.get_feature_group(name, v) for v in self._versions(self._root / "feature_groups", name)]
 
-    def feature_groups(self) -> list[FeatureGroup]:
+    def _feature_groups(self) -> list[FeatureGroup]:
         """Return every version of every feature group in the store."""
         folder = self._root / "feature_groups"
         metas = sorted(folder.glob("*/fg.json")) if folder.exists() else []
@@ -172,7 +172,7 @@ class FeatureStore:
                 return {"damaged": False, "moved_to": None, "tables": []}
             kept = self._online.move_aside()
             rebuilt = []
-            for fg in self.feature_groups():
+            for fg in self._feature_groups():
                 version = fg._offline.version() if fg.online_enabled and fg._meta.get("features") else None
                 if version is not None:
                     fg._sync_online(None, version, repair=False)
