@@ -296,7 +296,9 @@ def test_commands_list_models_runs_and_move_aliases(
     monkeypatch.setenv("STORE_DIR", str(settings.store_dir))
     name = settings.model_name
 
-    assert cli.main(["promote", name, "2", "--reason", "try the small one", "--by", "alice"]) == 0
+    assert cli.main(["promote", name, "2", "--reason", "try the small one", "--by", "alice"]) == 1
+    assert "v2 failed the training gate (training gate failed: MAE" in capsys.readouterr().err
+    assert cli.main(["promote", name, "2", "--force", "-m", "try the small one", "--by", "alice"]) == 0
     assert "pm25_xgboost v2 is production (was v1); by alice: try the small one" in capsys.readouterr().out
     assert cli.main(["promote", name, "2"]) == 1
     assert "is production already" in capsys.readouterr().err

@@ -332,7 +332,7 @@ def _check_promotable(mr: Any, name: str, version: int, events: pd.DataFrame, fo
     verdicts = events[(events["model_version"] == version) & events["event"].isin(["gate_failed", "promote"])]
     if not force and not verdicts.empty and verdicts["event"].iloc[-1] == "gate_failed":
         raise ValueError(
-            f"{name} v{version} failed the training gate ({verdicts['reason'].iloc[-1][:200]}); "
+            f"{name} v{version} failed the training gate ({verdicts['reason'].iloc[-1].split('; ')[0]}); "
             "promote --force to make it production anyway"
         )
 
