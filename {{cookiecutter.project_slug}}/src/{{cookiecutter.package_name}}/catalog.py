@@ -120,7 +120,7 @@ FEATURE_DESCRIPTIONS = {
 
 def describe_features(fg: FeatureGroup) -> None:
     """Set each feature's description where it differs; the same call on both backends."""
-    for feature in fg.features:
+    for feature in fg.columns:  # not fg.features: deprecated on hsfs 5.2 (a warning on every call)
         wanted = FEATURE_DESCRIPTIONS.get(feature.name)
         if wanted and (feature.description or "") != wanted:
             fg.update_feature_description(feature.name, wanted)

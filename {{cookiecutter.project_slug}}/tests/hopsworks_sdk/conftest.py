@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 pytest.importorskip("hopsworks", reason="the hopsworks extra is not installed (make conformance runs these)")
 
 import fake_server  # noqa: E402
+from fake_server import PROJECT, start_server, stop_server  # noqa: E402
 
 from {{ cookiecutter.package_name }}.settings import Settings  # noqa: E402
 from {{ cookiecutter.package_name }}.store import connect, disconnect  # noqa: E402
-
-PROJECT = "air_quality"
-
-
-def start_server(tmp_path, monkeypatch, projects=(PROJECT,)) -> fake_server.FakeHopsworks:
-    """Start a fake Hopsworks with ``projects`` and route the SDK's traffic to it."""
-    monkeypatch.setenv("HOPSWORKS_CERT_FOLDER", str(tmp_path / "certs"))  # login writes PEM files there
-    for name in [n for n in os.environ if n.startswith("HOPSWORKS_") and n != "HOPSWORKS_CERT_FOLDER"]:
-        monkeypatch.delenv(name)
-    server = fake_server.FakeHopsworks(tmp_path / "server", projects=tuple(projects))
-    fake_server.install(server, monkeypatch)
-    disconnect()
-    return server
-
-
-def stop_server(server: fake_server.FakeHopsworks) -> None:
-    import hopsworks
-
-    hopsworks.logout()
-    disconnect()
-    server.featurestore.query_service.shutdown()
 
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     """Return a fake Hopsworks with one project; the SDK's REST, storage and query traffic goes to it."""
+    disconnect()  # a connection of an earlier test points at its own server
     server = start_server(tmp_path, monkeypatch)
     yield server
     stop_server(server)
+    disconnect()
 
 
 @pytest.fixture

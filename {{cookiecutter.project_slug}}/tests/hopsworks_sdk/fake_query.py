@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.flight as flight
+import pyarrow.parquet as pq
 
 CONDITIONS = {
     "EQUALS": lambda c, v: c == v,
@@ -197,13 +198,22 @@ class FakeQueryService(flight.FlightServerBase):
             return [flight.Result(pa.py_buffer(b"4.2.0"))]
         return []  # healthcheck, register-client-certificates
 
+    def result(self, command: bytes) -> pa.Table:
+        """Return a read's rows: a query (its payload names the stored query) or a HopsFS file."""
+        payload = json.loads(command)
+        if "path" in payload:
+            return pq.read_table(self.evaluator.side.local_path(payload["path"]))
+        return self.evaluator.evaluate(self.queries[payload["query_id"]])
+
     def get_flight_info(self, context: Any, descriptor: Any) -> flight.FlightInfo:
-        payload = json.loads(descriptor.command)
-        table = self.evaluator.evaluate(self.queries[payload["query_id"]])
-        endpoint = flight.FlightEndpoint(descriptor.command, [self.url])
+        if descriptor.descriptor_type == flight.DescriptorType.PATH:
+            command = json.dumps({"path": "/".join(p.decode() for p in descriptor.path)}).encode()
+        else:
+            command = descriptor.command
+        table = self.result(command)
+        endpoint = flight.FlightEndpoint(command, [self.url])
         return flight.FlightInfo(table.schema, descriptor, [endpoint], table.num_rows, -1)
 
     def do_get(self, context: Any, ticket: Any) -> flight.RecordBatchStream:
         self.reads += 1
-        payload = json.loads(ticket.ticket)
-        return flight.RecordBatchStream(self.evaluator.evaluate(self.queries[payload["query_id"]]))
+        return flight.RecordBatchStream(self.result(ticket.ticket))

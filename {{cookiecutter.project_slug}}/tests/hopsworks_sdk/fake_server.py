@@ -2,46 +2,60 @@
 
 What runs for real: every class of ``hopsworks``, ``hsfs`` and ``hsml`` the project touches
 (``hopsworks.login``, ``Project``, ``FeatureStore``, ``FeatureGroup``, ``FeatureView``, ``Query``,
-``ModelRegistry``, ``Model``), their REST clients (URL building, JSON (de)serialisation, error
-handling), the python engine's dataframe preparation and its delta-rs writer (``hops-deltalake``
-writes real Delta tables, here on local disk).
+``TrainingDataset``, ``ModelRegistry``, ``Model``), their REST clients (URL building, JSON,
+error codes, ``_catch_not_found``), Great Expectations validation on insert, the python engine's
+dataframe preparation, its delta-rs writer (``hops-deltalake`` writes real Delta tables, here on
+local disk), its Avro encoding of online rows, its Arrow Flight client, the online SQL client's
+prepared statements and the model upload/download through the dataset API.
 
-What is replaced, and where:
+What is replaced, and where (one place each):
 
-- REST: ``requests``' transport adapter (``HTTPAdapter.send``). Requests to ``HOST`` are answered
-  by ``FakeHopsworks`` with JSON shaped like the server's DTOs (field names as in the
-  ``logicalclocks/hopsworks-api`` test fixtures); any other host raises ``ConnectionError``, so
-  nothing can reach the internet.
-- Offline storage: delta-rs is pointed at a local folder instead of ``hdfs://<namenode>/...``
-  (``DeltaEngine._get_delta_rs_location`` and ``_setup_delta_rs``, the two places that resolve
-  the HopsFS address); the write itself is the SDK's.
-- Offline reads: the Hopsworks Query Service (Arrow Flight over DuckDB) is replaced at the
-  client's call ``ArrowFlightClient._read_query``: the fake evaluates the query the client
-  POSTed to ``/query`` (features, joins, filters) over the Delta tables, as the server does.
-- Online reads: the RonDB SQL lookup behind ``get_feature_vector`` (``OnlineStoreSqlClient``).
-- Jobs: training-dataset materialisation jobs run in-process when the client starts them.
+- REST: ``requests``' transport (``HTTPAdapter.send``), answered by ``FakeHopsworks`` with JSON
+  shaped like the server's DTOs (field names as in ``logicalclocks/hopsworks-api``'s
+  ``python/tests/fixtures``); any other host raises ``ConnectionError``: nothing reaches the network.
+  ``fake_featurestore`` (groups, views, queries, training datasets, HopsFS listing) and
+  ``fake_registry`` (models, file upload/download, secrets) hold the routes.
+- HopsFS for delta-rs: ``DeltaEngine._get_delta_rs_location`` / ``_setup_delta_rs``, the two places
+  that turn ``hopsfs://`` into the namenode's ``hdfs://`` address; the tables are local folders.
+- Kafka: ``kafka_engine._init_kafka_producer`` returns a producer whose broker is the fake OnlineFS,
+  which decodes each Avro record with the group's subject schema and keeps the latest row per key.
+- The Query Service: a real Arrow Flight server on 127.0.0.1 (``fake_query``); only TLS is dropped
+  (``ArrowFlightClient._initialize_flight_client``), the fake has no certificates.
+- RonDB: ``util_sql._create_async_engine`` returns a pool that runs the server's prepared statements
+  against the online rows (``fake_online``).
+- Jobs: a training dataset's materialisation job runs at once when started; executions report
+  FINISHED/SUCCEEDED with their log files present.
 
 Not faked faithfully, and why:
 
-- The Query Service's SQL is not executed: the fake evaluates the query DTO directly (left
-  joins, point-in-time joins on event time, filters), because the real service is a DuckDB
-  server with its own SQL dialect. Features of the DTO the project never uses (nested
-  ``join`` prefixes beyond one level, ``as_of``) raise ``NotImplementedError``.
-- Kafka: the online copy is written synchronously by the fake (the real one lags the insert
-  by the OnlineFS consumer); tests that care about the lag cannot be written here.
-- Statistics, Great Expectations validation reports and ingestion jobs are accepted and
-  stored, not computed, because the project only reads them through the insert's return value.
-- Time zones on read: Delta keeps microsecond timestamps without zone (the SDK strips it on
-  write); the Query Service's Arrow output is assumed to keep them naive (UTC), which could
-  not be checked against a live server.
+- Query semantics are the fake's, not the server's: the real service runs server-built SQL in
+  DuckDB; the fake evaluates the query DTO the client sent (selected features, left/inner joins,
+  point-in-time joins on event time, filters) with pandas. Nested joins, ``as_of`` time travel and
+  filter conditions beyond comparisons and ``IN`` raise ``NotImplementedError`` (the project uses none).
+- The server's naming of unselected primary keys and event times
+  (``<project>_<group>_<version>_<name>``) and the batch window (``start <= event time < end``) are
+  reproduced from the client's code (``FeatureViewEngine._get_primary_keys_from_query``), not from
+  the server's, which is not public in this form.
+- Time zones on read: Delta keeps microsecond timestamps; the fake returns them naive (UTC). The
+  client casts every timestamp column to naive UTC itself (``_cast_column_to_offline_type``), so what
+  the project sees does not depend on this assumption.
+- Kafka is synchronous: the online copy is current when ``insert`` returns, while on Hopsworks it
+  lags by the OnlineFS consumer; a test of that lag cannot be written here.
+- Statistics and validation reports are stored, not computed server-side; feature monitoring,
+  tags, deployments and the UI links the SDK prints are not served.
+- Login: certificates are placeholders (the python engine writes them to ``HOPSWORKS_CERT_FOLDER``
+  and never opens them once TLS to the Query Service is dropped).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import itertools
 import json
+import os
 import re
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +66,7 @@ import pyarrow.flight
 import requests
 
 HOST = "hopsworks.fake.test"
+PROJECT = "air_quality"
 PORT = 443
 API = "/hopsworks-api/api/"
 CREATED = "2026-01-05T10:00:00Z"
@@ -84,6 +99,10 @@ class Request:
         values = self.query.get(name)
         return values[0] if values else default
 
+    def flag(self, name: str) -> bool:
+        """Return a boolean query parameter (``requests`` sends Python's ``True``)."""
+        return (self.arg(name) or "").lower() == "true"
+
 
 @dataclass
 class Route:
@@ -97,7 +116,7 @@ class FakeHopsworks:
     """The server: projects, feature store metadata, storage folders; answers REST requests."""
 
     root: Path
-    projects: tuple[str, ...] = ("air_quality",)
+    projects: tuple[str, ...] = (PROJECT,)
     username: str = "learner"
     api_key: str = "fake-api-key"
     requests_seen: list[tuple[str, str]] = field(default_factory=list)
@@ -118,6 +137,11 @@ class FakeHopsworks:
         self.route("GET", r"project/getProjectInfo/(?P<name>[^/]+)", self.project_info)
         self.route("GET", r"project/(?P<pid>\d+)/credentials", self.credentials)
         self.route("GET", r"variables/(?P<name>[^/]+)", self.variable)
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.route("GET", r"project/(?P<pid>\d+)/jobs/(?P<name>[^/]+)/executions", self.executions)
+        self.route(
+            "GET", r"project/(?P<pid>\d+)/jobs/(?P<name>[^/]+)/executions/(?P<eid>\d+)", self.execution
+        )
 
     # -------------------------------------------------------------------------------------- plumbing
 
@@ -169,10 +193,16 @@ class FakeHopsworks:
             response._content = b"" if payload is None else json.dumps(payload).encode()  # noqa: SLF001
             response.headers["Content-Type"] = "application/json"
         response.encoding = "utf-8"
+        response.raw = io.BytesIO(response.content)  # streamed reads (downloads) iterate over it
+        response._content_consumed = True  # noqa: SLF001
         return response
 
     def new_id(self) -> int:
         return next(self.ids)
+
+    def clock_ms(self) -> int:
+        """Return the server's time in epoch milliseconds (how it reports ``created``)."""
+        return int(time.time() * 1000)
 
     # ----------------------------------------------------------------------------------- login, project
 
@@ -218,6 +248,26 @@ class FakeHopsworks:
             "clientKey": pem,
         }
 
+    def execution(self, request: Request, pid: str, name: str, eid: str = "1") -> dict[str, Any]:
+        """Jobs run at once when started (``compute``): every execution has finished and succeeded."""
+        if name not in self.jobs:
+            raise ServerError(404, 130009, f"Job not found: {name}")
+        return {
+            "id": int(eid),
+            "state": "FINISHED",
+            "finalStatus": "SUCCEEDED",
+            "submissionTime": CREATED,
+            "progress": 1.0,
+            "stdoutPath": f"/Projects/{self.projects[0]}/Logs/Spark/{name}/{eid}/stdout.log",
+            "stderrPath": f"/Projects/{self.projects[0]}/Logs/Spark/{name}/{eid}/stderr.log",
+            "duration": 1000,
+            "href": f"/project/{pid}/jobs/{name}/executions/{eid}",
+            "type": "executionDTO",
+        }
+
+    def executions(self, request: Request, pid: str, name: str) -> dict[str, Any]:
+        return {"count": 1, "items": [self.execution(request, pid, name)]}
+
     def variable(self, request: Request, name: str) -> dict[str, Any]:
         values = {
             "loadbalancer_external_domain_datanode": "",
@@ -225,6 +275,7 @@ class FakeHopsworks:
             "service_discovery_domain": "consul",
             "enable_flyingduck": "true",
             "loadbalancer_external_domain_feature_query": "127.0.0.1",
+            "loadbalancer_external_domain_mysqld": "127.0.0.1",
         }
         if name not in values:
             raise ServerError(404, 130007, f"Variable not found: {name}")
@@ -247,7 +298,14 @@ def install(server: FakeHopsworks, monkeypatch: Any) -> None:
     monkeypatch.setattr(delta_engine.DeltaEngine, "_get_delta_rs_location", delta_location)
     # Sets the HopsFS client's environment (PEMS_DIR, datanode address): nothing to set for a folder.
     monkeypatch.setattr(delta_engine.DeltaEngine, "_setup_delta_rs", lambda engine: None)
-    from hsfs.core import arrow_flight_client, kafka_engine
+    from hsfs.core import arrow_flight_client, kafka_engine, util_sql
+
+    async def mysql_pool(*args: Any, **kwargs: Any) -> Any:
+        import fake_online  # noqa: PLC0415
+
+        return fake_online.Pool(server.featurestore)
+
+    monkeypatch.setattr(util_sql, "_create_async_engine", mysql_pool)
 
     def flight_client(client: Any) -> None:
         # The real client dials grpc+tls://<feature_query domain>:5005 with the project's certificates.
@@ -281,3 +339,20 @@ class FakeProducer:
                 callback(None, None)
         self.pending.clear()
         return 0
+
+
+def start_server(tmp_path: Path, monkeypatch: Any, projects: tuple[str, ...] = (PROJECT,)) -> FakeHopsworks:
+    """Start a fake Hopsworks with ``projects`` and route the SDK's traffic to it."""
+    monkeypatch.setenv("HOPSWORKS_CERT_FOLDER", str(tmp_path / "certs"))  # login writes PEM files there
+    for name in [n for n in os.environ if n.startswith("HOPSWORKS_") and n != "HOPSWORKS_CERT_FOLDER"]:
+        monkeypatch.delenv(name)
+    server = FakeHopsworks(tmp_path / "server", projects=tuple(projects))
+    install(server, monkeypatch)
+    return server
+
+
+def stop_server(server: FakeHopsworks) -> None:
+    import hopsworks  # noqa: PLC0415
+
+    hopsworks.logout()
+    server.featurestore.query_service.shutdown()

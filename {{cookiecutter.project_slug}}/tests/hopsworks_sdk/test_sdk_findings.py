@@ -6,8 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from conftest import PROJECT, start_server, stop_server
-from fake_server import HOST
+from fake_server import HOST, PROJECT, start_server, stop_server
 
 from {{ cookiecutter.package_name }}.catalog import feature_groups, location_rows, utc_times
 from {{ cookiecutter.package_name }}.features.air_quality import calendar_features
@@ -15,7 +14,7 @@ from {{ cookiecutter.package_name }}.features.weather import weather_features
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sources.base import Location
 from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
-from {{ cookiecutter.package_name }}.store import connect
+from {{ cookiecutter.package_name }}.store import connect, disconnect
 
 
 def weather_rows(days: int = 3, location: str = "oslo") -> pd.DataFrame:
@@ -93,6 +92,7 @@ def test_blank_hopsworks_variables_count_as_unset(server, monkeypatch):
 
 
 def test_a_key_with_several_projects_needs_hopsworks_project(tmp_path, monkeypatch):
+    disconnect()
     server = start_server(tmp_path, monkeypatch, projects=("air_quality", "sandbox"))
     try:
         settings = Settings(
@@ -102,3 +102,4 @@ def test_a_key_with_several_projects_needs_hopsworks_project(tmp_path, monkeypat
             connect(settings)
     finally:
         stop_server(server)
+        disconnect()
