@@ -17,6 +17,7 @@ from local_hopsworks import LocalProject
 from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.lifecycle import aliases
 from {{ cookiecutter.package_name }}.model import file_hashes
+from {{ cookiecutter.package_name }}.ops import freshness
 from {{ cookiecutter.package_name }}.settings import Settings
 
 NAME = "pm25_xgboost"
@@ -200,3 +201,5 @@ def test_a_version_without_its_registered_event_is_invisible(
     assert list(aliases.versions_table(fs, mr, NAME)["version"]) == [1, 2, 3]
     assert cli.main(["promote", NAME, "4"]) == 1
     assert "has no registered version 4" in capsys.readouterr().err
+    model_age = freshness.freshness(tiny)[-1]  # check: the newest model is v3, not the leftover
+    assert model_age.newest == pd.Timestamp(mr.get_model(NAME, version=3).created)

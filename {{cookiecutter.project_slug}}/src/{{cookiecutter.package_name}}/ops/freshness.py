@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import PROGRAM
 from ..catalog import feature_groups, location_rows, predictions_group
-from ..model import latest_model_version
+from ..lifecycle import aliases
 from ..settings import Settings
 from ..store import connect
 
@@ -90,10 +90,10 @@ def freshness(
     newest_obs = observed["date"].max() if not observed.empty else None
     predictions = location_rows(predictions_group(fs), location)
     newest_pred = predictions["predicted_at"].max() if not predictions.empty else None
-    try:
-        model = mr.get_model(settings.model_name, version=latest_model_version(mr, settings.model_name))
-        created = getattr(model, "created", None)
-    except LookupError:
+    try:  # the newest version whose registration completed (a killed training's leftover is no model)
+        newest = aliases.newest_registered(settings.model_name, aliases.history(fs, settings.model_name))
+        created = getattr(mr.get_model(settings.model_name, version=newest), "created", None)
+    except (LookupError, ValueError):  # none yet, or its metadata unreadable (``models`` names the file)
         created = None
     return [
         Freshness("PM2.5 observations", *_age(newest_obs, now), feature_max_age_days),
