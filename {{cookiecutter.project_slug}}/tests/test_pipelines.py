@@ -57,6 +57,7 @@ def test_pipelines_end_to_end(trained):
     assert set(stored["feature_view_version"]) == {1}
 
 
+@pytest.mark.heavy  # idempotence, a reliability property: its own store and pipeline runs
 def test_rerunning_a_window_adds_no_rows(trained):
     settings, source, *_ = trained
     fs = connect(settings).get_feature_store()
@@ -71,6 +72,7 @@ def test_rerunning_a_window_adds_no_rows(trained):
     assert not stored.duplicated(subset=["location", "date", "model_version", "horizon_days"]).any()
 
 
+@pytest.mark.heavy  # a reliability property: its own store and pipeline runs
 def test_catch_up_after_missed_days(trained):
     settings, *_ = trained
     later = TODAY + dt.timedelta(days=3)
