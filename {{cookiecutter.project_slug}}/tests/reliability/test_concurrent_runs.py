@@ -1,8 +1,10 @@
 """Runs at once and runs killed: feature runs that overlap, erasures that race or die half-way.
 
-Counts: 6 rounds of two overlapping feature runs (today 3 rounds of 5 stored wrong lags: six
-rounds miss a 60 % failure with probability 0.4 % ); 4 rounds of two concurrent
-``forget --purge-history``; one SIGKILL at each of 4 points of an erasure.
+Counts: 6 rounds of two overlapping feature runs (the issue saw 3 of 5 rounds store wrong lags;
+six rounds would miss a 60 % failure rate with probability 0.4 %; the code before the store lock
+failed 6 of 6 here); 4 rounds of two concurrent ``forget --purge-history`` (before the lock: 4 of
+4 died with a raw Delta error); one SIGKILL at each of 4 points of an erasure (before the intent
+record: 3 of the 4 points undercounted).
 """
 
 from __future__ import annotations

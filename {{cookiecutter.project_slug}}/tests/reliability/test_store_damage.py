@@ -136,6 +136,14 @@ def test_check_deep_names_each_damaged_file(store: Path, capsys, kind: str) -> N
     assert "problem(s) in the store's files" in captured.err
 
 
+@pytest.mark.parametrize("option", ["--deep", "--repair-online"])
+def test_the_file_checks_refuse_hopsworks_clearly(store: Path, monkeypatch, capsys, option: str) -> None:
+    """On Hopsworks there are no store files to read: one clear line, before any login."""
+    monkeypatch.setenv("STORE_BACKEND", "hopsworks")
+    assert cli.main(["check", option]) == 1
+    assert f"check {option} reads the embedded store's files (STORE_BACKEND=local)" in capsys.readouterr().err
+
+
 def test_check_repair_online_rebuilds_a_damaged_online_store(store: Path, capsys) -> None:
     """Today a corrupt online file went unnoticed by `check` and served filled-in lags."""
     _overwrite_pages(store)
