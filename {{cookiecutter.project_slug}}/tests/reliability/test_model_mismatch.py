@@ -65,10 +65,11 @@ def test_feature_view_no_longer_returns_a_feature_the_model_needs(store_copy: Pa
         ),
         labels=labels,
     )
-    meta = json.loads((other.path / "fv.json").read_text())
+    views = store_copy / "feature_views"
+    meta = json.loads((views / f"{other.name}_{other.version}" / "fv.json").read_text())
     meta["version"] = fv_version
-    (original.path / "fv.json").write_text(json.dumps(meta))
-    shutil.rmtree(other.path)
+    (views / f"{original.name}_{original.version}" / "fv.json").write_text(json.dumps(meta))
+    shutil.rmtree(views / f"{other.name}_{other.version}")
     run_inference_expecting(
         store_copy, f"model {MODEL} v{version}", f"{FEATURE_VIEW} v{fv_version}", "wind_dir_sin"
     )
