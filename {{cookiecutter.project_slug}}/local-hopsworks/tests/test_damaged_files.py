@@ -182,6 +182,16 @@ def test_the_next_insert_rebuilds_a_damaged_online_file(project: LocalProject, d
     _online_matches_offline(fs, fg)
 
 
+@SQLITE_DAMAGE
+def test_init_serving_rebuilds_a_damaged_online_file(project: LocalProject, damage) -> None:
+    """A reader opening the store (the UI, inference) meets the damage at init_serving and rebuilds it."""
+    _filled(project)
+    damage(_checkpointed(store_folder(project)))
+    fs = LocalProject(store_folder(project)).get_feature_store()
+    _online_matches_offline(fs, fs.get_feature_group("events", 1))
+    assert online_problems(fs) == []
+
+
 def test_repair_online_of_a_sound_file_changes_nothing(project: LocalProject) -> None:
     fs, _ = _filled(project)
     assert repair_online(fs) == {"damaged": False, "moved_to": None, "tables": []}
@@ -221,3 +231,38 @@ def test_a_refused_first_insert_leaves_no_lock_or_side_file(project: LocalProjec
     with pytest.raises(SchemaError):
         fg.insert(pd.DataFrame({"k": [1], "t": [pd.Timestamp("2024-01-01", tz="UTC")], "x": [1], "X": [2]}))
     assert sorted(os.listdir(store_folder(project) / "feature_groups" / "events_1")) == ["fg.json"]
+
+
+LOCK_HOLDER = """
+import sys, time
+from local_hopsworks.locks import store_lock
+with store_lock(sys.argv[1], "feature-pipeline"):
+    print("HELD", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.heavy
+def test_a_store_lock_is_exclusive_and_released_when_its_holder_is_killed(tmp_path: Path) -> None:
+    """The lock the feature pipeline and erasures take: a second holder waits; SIGKILL releases it."""
+    import fcntl
+    import signal
+    import subprocess
+    import sys
+
+    from local_hopsworks.locks import lock_path, store_lock
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
+        with lock_path(tmp_path, "feature-pipeline").open("rb") as handle, pytest.raises(BlockingIOError):
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by the other process
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)
+        with store_lock(tmp_path, "feature-pipeline"):  # would wait for ever if the kill kept it
+            pass
+    finally:
+        holder.kill()
+        holder.wait(30)
