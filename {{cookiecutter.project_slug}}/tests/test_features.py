@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from {{ cookiecutter.package_name }}.catalog import feature_columns
 from {{ cookiecutter.package_name }}.features.air_quality import (
     LAG_FEATURES,
     air_quality_features,
@@ -236,3 +237,10 @@ def test_calendar_features() -> None:
     assert str(out["day_of_week"].dtype) == "float64" and str(out["day_of_year"].dtype) == "float64"
     with pytest.raises(ValueError, match="date"):
         calendar_features(pd.DataFrame({"day": [1]}))
+
+
+def test_model_inputs_leave_out_keys_and_the_qualified_keys_hsfs_adds():
+    # With primary_key=True hsfs returns joined groups' keys as <project>_<group>_<version>_<key>.
+    columns = ["location", "date", "temperature_2m_mean", "pm25_lag_1", "demo_air_quality_1_location"]
+    frame = pd.DataFrame(columns=[*columns, "demo_air_quality_1_date", "my_project_weather_2_date"])
+    assert feature_columns(frame) == ["temperature_2m_mean", "pm25_lag_1"]
