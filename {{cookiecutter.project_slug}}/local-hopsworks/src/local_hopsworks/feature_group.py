@@ -440,17 +440,7 @@ class FeatureGroup:
         # Validate the batch as given, before a first batch fixes the schema (a refused batch fixes nothing).
         report = self._fs._validate(self, features, validation_options or {})
         before = json.loads(json.dumps(self._meta))
-        try:
-            features = self._prepare(features)
-            table = to_arrow(features, self._specs())
-            rows = self._dedupe(table)
-            data = self._stored_batch(rows)
-        except BaseException:
-            self._meta = before  # a refused batch changes nothing, the schema included
-            raise
-        if not before.get("features"):
-            self._meta.pop("feature_descriptions", None)
-            self._save_meta()
+        rows, data = self._convert(features, before)
         try:
             return self._store(data, rows, overwrite, report)
         except BaseException:
@@ -458,6 +448,23 @@ class FeatureGroup:
                 self._meta = before  # the first write failed: the schema it fixed goes with it
                 self._save_meta()
             raise
+
+    def _convert(self, features: pd.DataFrame, before: dict[str, Any]) -> tuple[pd.DataFrame, pa.Table]:
+        """Return a batch as deduplicated rows and stored Arrow; save the schema a first batch fixes.
+
+        A refused batch changes nothing, the metadata included (``before`` is restored).
+        """
+        try:
+            features = self._prepare(features)
+            rows = self._dedupe(to_arrow(features, self._specs()))
+            data = self._stored_batch(rows)
+        except BaseException:
+            self._meta = before
+            raise
+        if not before.get("features"):
+            self._meta.pop("feature_descriptions", None)
+            self._save_meta()
+        return rows, data
 
     def _store(self, data: pa.Table, rows: pd.DataFrame, overwrite: bool, report: Any) -> tuple[None, Any]:
         """Write a converted batch offline, then online; return insert's result."""
