@@ -136,7 +136,7 @@ bake: $(VENV)/.demo-installed ## Bake the template into build/dev (BAKE_ARGS='sc
 
 clean: ## Remove baked projects and caches (keeps the venv)
 	rm -rf build .pytest_cache .ruff_cache .hypothesis
-	find hooks tests '$(TEMPLATE)' -type d \( -name __pycache__ -o -name .ruff_cache -o -name .pytest_cache \) \
+	find hooks tests '$(TEMPLATE)' -type d \( -name __pycache__ -o -name .ruff_cache -o -name .pytest_cache -o -name .hypothesis \) \
 	  -prune -exec rm -rf {} +
 	rm -f $(VENV)/.installed $(VENV)/.demo-installed
 
