@@ -176,7 +176,7 @@ def test_tampered_model_is_a_clear_error_and_the_previous_version_keeps_serving(
     training.run(settings, today=today)
     training.run(settings, today=today)
     aliases.promote(fs, mr, name, 2, lock=aliases.move_lock(settings), force=True, reason="test")
-    model_file = mr.get_model(name, version=2).path / "files" / "model.json"
+    model_file = settings.store_dir / "models" / name / "2" / "files" / "model.json"  # the stored file
     model_file.write_text(model_file.read_text().replace('"', ' "', 1))  # one changed byte, still JSON
 
     with pytest.raises(RuntimeError, match="version 2 failed its integrity check: model.json: sha256"):
