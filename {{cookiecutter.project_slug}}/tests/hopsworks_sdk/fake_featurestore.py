@@ -489,7 +489,8 @@ class FeatureStoreSide:
         if request.arg("action") != "listing":
             return {**inode(local), "attributes": {**inode(local)["attributes"], "path": hopsfs_path}}
         items = [inode(item) for item in sorted(local.iterdir())]
-        return {"count": len(items), "items": items}
+        offset, limit = int(request.arg("offset") or 0), int(request.arg("limit") or 1000)
+        return {"count": len(items), "items": items[offset : offset + limit]}
 
     def local_table(self, location: str) -> str:
         """Return the local folder of the Delta table the server keeps at ``location``."""

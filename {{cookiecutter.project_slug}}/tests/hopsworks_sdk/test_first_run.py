@@ -1,6 +1,7 @@
 """A learner's first run with STORE_BACKEND=hopsworks, on the SDK's real objects (server side faked).
 
-feature -> training -> inference -> models -> monitor -> check -> every UI handler, through the
+feature -> training -> inference -> models -> monitor -> check -> runs -> a second training,
+promote and rollback -> every UI handler, through the
 console script's dispatch (what a scheduler and the Space run), in one process: one login.
 """
 
@@ -56,6 +57,12 @@ def test_first_run_on_the_sdk(hopsworks_env, capsys):
     assert "production" in out and "registered" in out
     assert "hindcast accuracy" in run(["monitor"], capsys)
     assert "STALE" not in run(["check"], capsys)
+    assert "training runs of" in run(["runs"], capsys)
+    # A second model, the green button and the red button, on the SDK's registry and history.
+    run(["training", "--boost-rounds", "30"], capsys)
+    out = run(["promote", "pm25_xgboost", "2", "--force", "-m", "first-run test"], capsys)
+    assert "v2 is production" in out
+    assert "v1 is production again" in run(["rollback", "pm25_xgboost", "-m", "first-run test"], capsys)
 
     settings = Settings()
     messages = {

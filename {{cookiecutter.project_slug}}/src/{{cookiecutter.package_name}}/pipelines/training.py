@@ -35,6 +35,7 @@ from ..catalog import (
     feature_groups,
     get_feature_view,
     location_rows,
+    utc_times,
     utc_today,
 )
 from ..features.air_quality import LAG_FEATURES_BY_VERSION, lag_feature_names
@@ -199,6 +200,7 @@ def run(
         description=f"train until {test_start.date()}, test {test_start.date()}..{last.date()}",
     )
     x_train, x_test, y_train, y_test = fv.get_train_test_split(td_version, event_time=True, primary_key=True)
+    x_train, x_test = utc_times(x_train), utc_times(x_test)  # hsfs gives event times back naive (UTC)
     (x_train, y_train), (x_test, y_test) = labelled(x_train, y_train), labelled(x_test, y_test)
     features = feature_columns(x_train)  # not the joined groups' qualified keys hsfs adds
 
