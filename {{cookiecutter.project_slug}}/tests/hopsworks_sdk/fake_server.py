@@ -36,9 +36,12 @@ Not faked faithfully, and why:
   (``<project>_<group>_<version>_<name>``) and the batch window (``start <= event time < end``) are
   reproduced from the client's code (``FeatureViewEngine._get_primary_keys_from_query``), not from
   the server's, which is not public in this form.
-- Time zones on read: Delta keeps microsecond timestamps; the fake returns them naive (UTC). The
-  client casts every timestamp column to naive UTC itself (``_cast_column_to_offline_type``), so what
-  the project sees does not depend on this assumption.
+- Time zones on read: the fake's Query Service returns Delta timestamps naive (UTC), as DuckDB
+  reads a Delta ``timestamp_ntz`` column written from naive Arrow (hsfs strips the zone on write).
+  The SDK hands back whatever Arrow type the service sends (it casts only with
+  ``read_options={"pandas_types": True}``), and which one the real service sends could not be
+  checked offline; the project normalises every read at one boundary (``catalog.utc_times``), and
+  ``test_utc_times_takes_naive_and_aware_times`` holds both cases.
 - Kafka is synchronous: the online copy is current when ``insert`` returns, while on Hopsworks it
   lags by the OnlineFS consumer; a test of that lag cannot be written here.
 - Statistics and validation reports are stored, not computed server-side; feature monitoring,
