@@ -2,9 +2,10 @@
 their accuracy over time and feature drift, all read from the store.
 
 Nothing is read when this module is imported or the app is built: every value comes from an
-event handler (page load, buttons), each with its own ``connect(settings)``, so the app starts
-before the pipelines have ever run and shows new data on every reload. The handlers are plain
-module-level functions of the settings, so tests call them without a browser.
+event handler (page load, buttons), so the app starts before the pipelines have ever run and
+shows new data on every reload. Each handler calls ``connect(settings)``, which returns the
+process's one connection (the first call logs in; the seven handlers of a page load share it).
+The handlers are plain module-level functions of the settings, so tests call them without a browser.
 """
 
 from __future__ import annotations
