@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from .row_order import order_rows
@@ -27,6 +28,9 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 30
 SCAN = ds.ParquetFragmentScanOptions(pre_buffer=False)
 COMPACT_AT_FILES = 32
+# Compaction writes as inserts do: delta-rs' optimize would use ZSTD, half as fast to read here.
+REWRITE = WriterProperties(compression="SNAPPY")
+FILE_BYTES = 16 << 20  # compacted file size: a stretch of time an upsert of recent rows rewrites
 
 
 def _quoted(column: str) -> str:
@@ -47,22 +51,61 @@ def _data_files(path: Path) -> list[Path]:
 
 
 def compact(table: DeltaTable, sort_by: str | None) -> None:
-    """Rewrite small files once there are ``COMPACT_AT_FILES``: each append or merge adds one or two.
+    """Rewrite the files once ``COMPACT_AT_FILES`` are small: each append or merge adds one or two.
 
     Every file costs a read time, and so does every log entry: a year of daily inserts would
     make a training-data read several times slower. With an event time, the files are rewritten
-    sorted on it (delta-rs z-order on one column: a sort), so that reads need no sort (see
-    row_order); without one, they are merged in place. A checkpoint then shortens the log. The
-    compaction commits a version of its own with the same rows; old files stay for time travel.
-    A concurrent writer wins: compaction is skipped, to be tried on the next insert.
+    sorted on it (delta-rs z-order on one column: a sort) in files of ``FILE_BYTES``, each a
+    stretch of time, so reads need no sort (see row_order); without one, small files are merged
+    in place. A checkpoint then shortens the log. The compaction commits a version of its own
+    with the same rows; old files stay for time travel. A concurrent writer wins: compaction is
+    skipped until the next insert.
     """
-    if len(table.file_uris()) < COMPACT_AT_FILES:
+    sizes = pa.table(table.get_add_actions(flatten=True)).column("size_bytes").to_numpy()
+    if int((sizes < FILE_BYTES // 2).sum()) < COMPACT_AT_FILES:
         return
     try:
         if sort_by:
-            table.optimize.z_order([sort_by])
+            table.optimize.z_order([sort_by], target_size=FILE_BYTES, writer_properties=REWRITE)
         else:
-            table.optimize.compact()
+            table.optimize.compact(target_size=FILE_BYTES, writer_properties=REWRITE)
+        table.create_checkpoint()
+    except CommitFailedError:
+        return
+
+
+def _appended_in_order(table: DeltaTable, before: set[str], sort_by: str) -> bool:
+    """Return whether the files a merge added are sorted and come after all older rows in time.
+
+    Daily appends do; a backfill, a correction (the merge rewrites the files it updates, in its
+    own order) or a batch larger than one of the merge's output batches do not.
+    """
+    added = [u for u in table.file_uris() if u not in before]
+    if not before or not added:
+        return True
+    files = ds.dataset([u.removeprefix("file://") for u in added], format="parquet")
+    times = files.to_table(columns=[sort_by]).column(sort_by).cast(pa.int64()).to_numpy()
+    if times.size and (np.diff(times) < 0).any():
+        return False
+    # The older rows' latest time, from the log's file statistics (no data read).
+    stats = pa.table(table.get_add_actions(flatten=True))
+    if f"max.{sort_by}" not in stats.column_names:
+        return True  # a table written without statistics: reads sort where needed
+    kept = pc.invert(pc.is_in(stats.column("path"), pa.array([u.rsplit("/", 1)[-1] for u in added])))
+    latest = pc.max(stats.filter(kept).column(f"max.{sort_by}"))
+    if not times.size or not latest.is_valid:
+        return True
+    return int(times[0]) >= pc.cast(latest, pa.timestamp("us", tz="UTC")).cast(pa.int64()).as_py()
+
+
+def resort(table: DeltaTable, sort_by: str) -> None:
+    """Rewrite the table sorted on ``sort_by`` (z-order on one column), so reads need no sort.
+
+    Its cost is a rewrite of the whole table: the price of a write into the past (see
+    benchmarks.md). A concurrent writer wins: the reads sort until the next compaction.
+    """
+    try:
+        table.optimize.z_order([sort_by], target_size=FILE_BYTES, writer_properties=REWRITE)
         table.create_checkpoint()
     except CommitFailedError:
         return
@@ -162,6 +205,7 @@ class OfflineTable:
                 write_deltalake(str(self.path), data, mode="error")
                 return DeltaTable(str(self.path)).version()
             compact(table, sort_by)  # before the merge, so that the merge's version stays the latest
+            before = set(table.file_uris())
             # The batch is in memory already: merging it unstreamed keeps its order in the files
             # written (sorted runs, see row_order) and lets the batch's time range skip files.
             table.merge(
@@ -171,6 +215,8 @@ class OfflineTable:
                 target_alias="t",
                 streamed_exec=False,
             ).when_matched_update_all().when_not_matched_insert_all().execute()
+            if sort_by and not _appended_in_order(table, before, sort_by):
+                resort(table, sort_by)  # the insert's version is then the sorted one, same rows
             return table.version()
 
         return self._retry(attempt)

@@ -48,10 +48,15 @@ def _runs_in_order(table: pa.Table, times: np.ndarray) -> tuple[pa.Table, np.nda
     """Put the table's sorted runs in order of their first time, when no two overlap (no data copied).
 
     A run is a stretch of rows whose times never decrease: a file, or part of one, written sorted.
+    When runs overlap, the table is returned as it is, for one sort of all its rows: cheaper, as
+    measured, than sorting only the overlapping runs and moving the rest as slices.
     """
     cuts = np.flatnonzero(np.diff(times) < 0) + 1
     if not cuts.size or cuts.size >= MAX_RUNS:
         return table, times
+    # Files end runs too: files read one after the other may look like one run, spanning both.
+    files = np.cumsum([batch.num_rows for batch in table.to_batches()])[:-1]
+    cuts = np.union1d(cuts, files[files > 0])
     starts = np.concatenate(([0], cuts))
     ends = np.concatenate((cuts, [len(times)]))
     order = np.argsort(times[starts], kind="stable")
