@@ -29,7 +29,14 @@ def order_rows(table: pa.Table, keys: list[str]) -> tuple[pa.Table, np.ndarray |
     """
     if table.num_rows < 2:
         return table, None
-    table, times = _runs_in_order(table, _int64(table.column(keys[0])))
+    times = _int64(table.column(keys[0]))
+    step = np.diff(times)
+    if not (step < 0).any():  # the common case, checked with one pass: rows already in time order
+        ties = np.flatnonzero(step == 0)
+        if not ties.size or len(keys) == 1 or _keys_ascending(table, keys[1:], ties, ties + 1):
+            return table, None
+    del step
+    table, times = _runs_in_order(table, times)
     if _in_order(table, keys, times, None):
         return table, None
     order = np.argsort(times, kind="stable")  # timsort: about one pass over sorted runs
