@@ -167,3 +167,16 @@ def test_order_rows_sorts_like_a_full_sort(rows, cuts, sorted_parts) -> None:
     got = (ordered if order is None else ordered.take(pa.array(order))).to_pandas()
     want = table.to_pandas().sort_values(["t", "k", "s"], kind="stable", ignore_index=True)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_correction_into_the_past_in_a_folder_with_spaces_reads_in_order(tmp_path) -> None:
+    fs = LocalProject(tmp_path / "my store {v1}").get_feature_store()
+    fg = fs.get_or_create_feature_group(name="daily", version=1, primary_key=["k"], event_time="t")
+    days = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
+    for day in days:
+        fg.insert(pd.DataFrame({"k": [2, 1], "t": [day, day], "v": [0.0, 0.0]}))
+    fg.insert(pd.DataFrame({"k": [1, 2], "t": [days[2], days[0]], "v": [7.0, 5.0]}))  # corrections
+    fg.insert(pd.DataFrame({"k": [3], "t": [days[1]], "v": [1.0]}))  # a backfill
+    got = fg.read()
+    assert list(zip(got["t"], got["k"], strict=True)) == sorted(zip(got["t"], got["k"], strict=True))
+    assert got["v"].tolist() == [0.0, 5.0, 0.0, 0.0, 1.0, 7.0, 0.0, 0.0, 0.0]

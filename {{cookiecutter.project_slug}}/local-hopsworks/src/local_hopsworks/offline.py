@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -74,25 +75,32 @@ def compact(table: DeltaTable, sort_by: str | None) -> None:
         return
 
 
-def _appended_in_order(table: DeltaTable, before: set[str], sort_by: str) -> bool:
+def _file_paths(table: DeltaTable) -> set[str]:
+    """Return the table's data files, relative to its folder, as the log names them."""
+    return set(pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist())
+
+
+def _appended_in_order(table: DeltaTable, root: Path, before: set[str], sort_by: str) -> bool:
     """Return whether the files a merge added are sorted and come after all older rows in time.
 
     Daily appends do; a backfill, a correction (the merge rewrites the files it updates, in its
     own order) or a batch larger than one of the merge's output batches do not.
     """
-    added = [u for u in table.file_uris() if u not in before]
+    stats = pa.table(table.get_add_actions(flatten=True))
+    paths = stats.column("path").to_pylist()
+    added = [p for p in paths if p not in before]
     if not before or not added:
         return True
-    files = ds.dataset([u.removeprefix("file://") for u in added], format="parquet")
+    files = ds.dataset([str(root / unquote(p)) for p in added], format="parquet")
     times = files.to_table(columns=[sort_by]).column(sort_by).cast(pa.int64()).to_numpy()
     if times.size and (np.diff(times) < 0).any():
         return False
-    # The older rows' latest time, from the log's file statistics (no data read).
-    stats = pa.table(table.get_add_actions(flatten=True))
     if f"max.{sort_by}" not in stats.column_names:
         return True  # a table written without statistics: reads sort where needed
-    kept = pc.invert(pc.is_in(stats.column("path"), pa.array([u.rsplit("/", 1)[-1] for u in added])))
-    latest = pc.max(stats.filter(kept).column(f"max.{sort_by}"))
+    # The older rows' latest time, from the log's file statistics (no data read).
+    latest = pc.max(
+        stats.filter(pc.is_in(stats.column("path"), pa.array(sorted(before)))).column(f"max.{sort_by}")
+    )
     if not times.size or not latest.is_valid:
         return True
     return int(times[0]) >= pc.cast(latest, pa.timestamp("us", tz="UTC")).cast(pa.int64()).as_py()
@@ -205,7 +213,7 @@ class OfflineTable:
                 write_deltalake(str(self.path), data, mode="error")
                 return DeltaTable(str(self.path)).version()
             compact(table, sort_by)  # before the merge, so that the merge's version stays the latest
-            before = set(table.file_uris())
+            before = _file_paths(table)
             # The batch is in memory already: merging it unstreamed keeps its order in the files
             # written (sorted runs, see row_order) and lets the batch's time range skip files.
             table.merge(
@@ -215,7 +223,7 @@ class OfflineTable:
                 target_alias="t",
                 streamed_exec=False,
             ).when_matched_update_all().when_not_matched_insert_all().execute()
-            if sort_by and not _appended_in_order(table, before, sort_by):
+            if sort_by and not _appended_in_order(table, self.path, before, sort_by):
                 resort(table, sort_by)  # the insert's version is then the sorted one, same rows
             return table.version()
 
