@@ -10,34 +10,18 @@ from typing import Any
 import pandas as pd
 
 from .features import expectations
-from .features.air_quality import (
-    lag_feature_names,
-)
+from .features.air_quality import lag_feature_names
 from .store.protocols import FeatureGroup, FeatureStore, FeatureView
 
 WEATHER_FG = "weather"
-
-
 AIR_QUALITY_FG = "air_quality"
-
-
 PREDICTIONS_FG = "predictions"
-
-
 FEATURE_VIEW = "air_quality_weather"
-
-
 FEATURES_VERSION = 1
-
-
 # Feature version N is feature view N: air_quality vN joined with the weather version below.
 # Weather did not change in v2, so every feature version reads (and the pipeline writes) weather v1.
 WEATHER_VERSIONS = {1: 1, 2: 1}
-
-
 KEYS = ["location", "date"]
-
-
 LABEL = "pm25"
 
 
@@ -59,9 +43,8 @@ def utc_today() -> dt.date:
 
 def day(value: dt.date) -> pd.Timestamp:
     """Return a date as a UTC midnight Timestamp."""
-    return (
-        pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
-    )
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
 
 
 def parse_date(text: str) -> dt.date:
@@ -185,7 +168,7 @@ def get_feature_view(fs: FeatureStore, version: int = FEATURES_VERSION) -> Featu
     """Return the feature view joining the PM2.5 label and lags to the weather, creating it once."""
     weather, air_quality = feature_groups(fs, version)
     lags = lag_feature_names(version)
-    query = weather.select_all().join(air_quality.select([LABEL, *lags]), on=["location", "date"])
+    query = weather.select_all().join(air_quality.select([LABEL, *lags]), on=KEYS)
     return fs.get_or_create_feature_view(
         name=FEATURE_VIEW,
         version=version,

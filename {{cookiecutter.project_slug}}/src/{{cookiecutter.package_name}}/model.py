@@ -21,6 +21,7 @@ from .features.air_quality import (
 )
 
 MODEL_FILE = "model.json"
+HISTORY_DAYS = 14  # days of PM2.5 before the first forecast day that the forecast reads (lags need 7)
 
 
 class ModelIntegrityError(RuntimeError):
@@ -184,6 +185,3 @@ def recursive_forecast(model: LoadedModel, features: pd.DataFrame, history: pd.S
         history = history.sort_index()
         rows.append({**filled, "predicted_pm25": max(prediction, 0.0)})
     return pd.DataFrame(rows)
-
-
-HISTORY_DAYS = 14

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     test_days: int = Field(90, ge=14)
     model_name: str = Field("pm25_xgboost", pattern=r"^[a-z][a-z0-9_]*$")
 
-    # Model upgrades (gate.py, registry_ops.py, monitoring.py). A new model gets an alias only if its
+    # Model upgrades (lifecycle/: gate.py, aliases.py, monitoring.py). A new model gets an alias only if its
     # test MAE is below (1 - GATE_MAE_MARGIN) x the reference's (production, else the persistence
     # baseline) and no season/weekday slice of at least GATE_MIN_SLICE_ROWS days is more than
     # GATE_SLICE_MAX_WORSE (relative) worse.

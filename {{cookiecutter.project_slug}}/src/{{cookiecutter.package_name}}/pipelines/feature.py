@@ -52,15 +52,6 @@ def default_start(air_quality: Any, location: str, today: dt.date, backfill_days
     return stored["date"].max().date() + dt.timedelta(days=1)
 
 
-def versions_in_use(project: Any, model_name: str) -> list[int]:
-    """Return the feature versions the registry's production, shadow and rollback models read (or [1]).
-
-    A registry that cannot be read fails the run: writing only v1 would silently starve a model that
-    serves from a later version (pass ``feature_versions`` to choose the versions by hand).
-    """
-    return aliases.feature_versions_in_use(project.get_feature_store(), model_name) or [FEATURES_VERSION]
-
-
 def run(
     settings: Settings,
     start: dt.date | None = None,
@@ -88,7 +79,12 @@ def run(
         # A key for Open-Meteo's commercial API may live in the backend's secret store.
         key = get_secret(project, OPEN_METEO_KEY_SECRET) if name == "open-meteo" else None
         source = get_source(name, settings, api_key=key)
-    versions = sorted(set(feature_versions or versions_in_use(project, settings.model_name)))
+    # The versions the production, shadow and rollback models read (or v1). A registry that cannot be
+    # read fails the run: writing only v1 would silently starve a model serving from a later version.
+    in_use = feature_versions or aliases.feature_versions_in_use(
+        project.get_feature_store(), settings.model_name
+    )
+    versions = sorted(set(in_use or [FEATURES_VERSION]))
     # One feature run at a time reads history, computes lags and writes them: two interleaved runs
     # would compute lags from history the other has not written yet.
     with exclusive(settings, "feature-pipeline"):
@@ -126,7 +122,6 @@ def write_window(
     for version in versions:
         rows = air_quality_features(combined, location.key, version=version)
         aq_batches[version] = rows[(rows["date"] >= first) & (rows["date"] <= last)]
-    aq_rows = aq_batches[versions[0]]
 
     weather_start = min(start, today)
     log.info("fetching weather for %s from %s to %s", location.name, weather_start, forecast_end)
@@ -136,16 +131,15 @@ def write_window(
 
     aq_writes = [(aq_groups[version], rows) for version, rows in aq_batches.items() if len(rows)]
     write_checked([(weather_fg, weather_rows), *aq_writes])
-    summary = {
+    return {
         "location": location.key,
         "start": start.isoformat(),
         "end": end.isoformat(),
         "weather_rows": len(weather_rows),
-        "air_quality_rows": len(aq_rows),
+        "air_quality_rows": len(aq_batches[versions[0]]),
         "feature_versions": versions,
         "forecast_until": forecast_end.isoformat(),
     }
-    return summary
 
 
 def pm25_history(
@@ -159,7 +153,6 @@ def pm25_history(
     history_start = pd.Timestamp(start - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
     after_end = pd.Timestamp(end + DEPENDENT_DAYS + dt.timedelta(days=1), tz="UTC")
     stored = [location_rows(aq, location, history_start, after_end) for aq in aq_groups]
-    stored = [frame[["date", "pm25"]] for frame in stored if not frame.empty]
     parts = [frame[["date", "pm25"]] for frame in (new_pm25, *stored) if not frame.empty]
     if not parts:
         return pd.DataFrame({"date": [], "pm25": []})

@@ -71,13 +71,11 @@ def score(
     _, air_quality = feature_groups(fs, model.feature_view[1])
 
     # One day ahead on recent observed days: every lag is observed, as it was at the time.
-    recent = batch_features(
-        fv, location, today_ts - pd.Timedelta(days=HINDCAST_DAYS - 1), today_ts + pd.Timedelta(days=1)
-    )
+    tomorrow = today_ts + pd.Timedelta(days=1)
+    recent = batch_features(fv, location, today_ts - pd.Timedelta(days=HINDCAST_DAYS - 1), tomorrow)
     recent = recent.assign(predicted_pm25=model.predict(recent).clip(min=0.0)) if not recent.empty else recent
 
     # The coming days: lags are unknown beyond tomorrow, so predictions feed them.
-    tomorrow = today_ts + pd.Timedelta(days=1)
     coming = batch_features(fv, location, tomorrow, tomorrow + pd.Timedelta(days=forecast_days))
     if coming.empty:
         raise LookupError(
@@ -97,14 +95,6 @@ def score(
     return rows, forecast[["date", "predicted_pm25"]].reset_index(drop=True)
 
 
-def _hindcast_summary(past: pd.DataFrame, model: LoadedModel) -> tuple[int, float]:
-    mine = past[past["model_version"] == model.version]
-    mae = (
-        float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()) if not mine.empty else float("nan")
-    )
-    return len(mine), mae
-
-
 def models_to_serve(
     fs: Any, mr: Any, name: str, model_version: int | None
 ) -> tuple[list[tuple[str, Any]], list[str]]:
@@ -122,14 +112,17 @@ def served_summary(
     past: pd.DataFrame, role: str, model: LoadedModel, output: tuple[Any, Any]
 ) -> dict[str, Any]:
     """Return what one served model did: its forecast, rows written and hindcast accuracy."""
-    days, mae = _hindcast_summary(past, model)
+    mine = past[past["model_version"] == model.version]
+    mae = (
+        float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()) if not mine.empty else float("nan")
+    )
     return {
         "role": role,
         "version": model.version,
         "feature_view": model.feature_view_label,
         "feature_view_version": model.feature_view[1],
         "forecast": output[1],
-        "hindcast_days": days,
+        "hindcast_days": len(mine),
         "hindcast_mae": mae,
         "rows_written": len(output[0]),
     }

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,22 @@ def evaluate(x: pd.DataFrame, y: np.ndarray, predicted: np.ndarray) -> tuple[dic
     return metrics, rows
 
 
+@dataclass
+class Candidate:
+    """A trained model with what the registry keeps beside it: data versions, window, metrics, plots."""
+
+    booster: Any
+    fv: Any
+    td_version: int
+    feature_version: int
+    boost_rounds: int
+    window: dict[str, pd.Timestamp]  # train_start, train_end (exclusive), test_start, test_end
+    features: list[str]
+    metrics: dict[str, float]
+    input_example: pd.DataFrame
+    hindcast: tuple[Any, Any, Any]  # test dates, actual and predicted PM2.5
+
+
 def run(
     settings: Settings,
     today: dt.date | None = None,
@@ -210,26 +227,12 @@ def run(
     metrics.update(train_rows=float(len(y_train)), test_rows=float(len(test_rows)))
     test_rows = test_rows[test_rows["location"] == location].drop(columns="location")
 
-    # One decision at a time: a concurrent training is judged against this one's outcome.
-    with aliases.move_lock(settings):
-        report = registration.judge_candidate(settings, fs, mr, test_rows, int(fv.version))
-        window = {"train_start": first, "train_end": test_start, "test_start": test_start, "test_end": last}
-        run_info = run_record(
-            settings, fv, td_version, feature_version, window, features, boost_rounds, metrics, report
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            save_artifacts(folder, booster, run_info, report, (x_test["date"], y_test, predicted))
-            model_args = {
-                "name": settings.model_name,
-                "metrics": metrics,
-                "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
-                "input_example": x_train[features].head(1),
-                "feature_view": fv,
-                "training_dataset_version": td_version,
-            }
-            version = registration.register(fs, mr, folder, model_args, report)
-        registration.apply_decision(fs, mr, settings.model_name, version, report, today or utc_today())
+    window = {"train_start": first, "train_end": test_start, "test_start": test_start, "test_end": last}
+    example, hindcast = x_train[features].head(1), (x_test["date"], y_test, predicted)
+    candidate = Candidate(
+        booster, fv, td_version, feature_version, boost_rounds, window, features, metrics, example, hindcast
+    )
+    version, report = register_and_gate(settings, fs, mr, candidate, test_rows, today or utc_today())
     return {
         "model": settings.model_name,
         "version": version,
@@ -242,34 +245,49 @@ def run(
     }
 
 
-def run_record(
-    settings: Settings,
-    fv: Any,
-    td_version: int,
-    feature_version: int,
-    window: dict[str, pd.Timestamp],
-    features: list[str],
-    boost_rounds: int,
-    metrics: dict[str, float],
-    report: dict[str, Any],
-) -> dict[str, Any]:
+def register_and_gate(
+    settings: Settings, fs: Any, mr: Any, candidate: Candidate, test_rows: pd.DataFrame, today: dt.date
+) -> tuple[int, dict[str, Any]]:
+    """Judge ``candidate`` with the gate, register it and give it its alias; return its version and report."""
+    # One decision at a time: a concurrent training is judged against this one's outcome.
+    with aliases.move_lock(settings):
+        report = registration.judge_candidate(settings, fs, mr, test_rows, int(candidate.fv.version))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            save_artifacts(folder, candidate, run_record(settings, candidate, report), report)
+            model_args = {
+                "name": settings.model_name,
+                "metrics": candidate.metrics,
+                "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
+                "input_example": candidate.input_example,
+                "feature_view": candidate.fv,
+                "training_dataset_version": candidate.td_version,
+            }
+            version = registration.register(fs, mr, folder, model_args, report)
+        registration.apply_decision(fs, mr, settings.model_name, version, report, today)
+    return version, report
+
+
+def run_record(settings: Settings, candidate: Candidate, report: dict[str, Any]) -> dict[str, Any]:
     """Return ``run.json``: parameters, data versions, time windows, metrics and the gate's verdict."""
+    metrics, fv = candidate.metrics, candidate.fv
     return {
         "model": settings.model_name,
         "location": settings.location.key,
         "feature_view": {"name": fv.name, "version": int(fv.version)},
-        "training_dataset_version": td_version,
+        "training_dataset_version": candidate.td_version,
         "data": {
             "feature_groups": {
-                "weather": WEATHER_VERSIONS.get(feature_version, feature_version),
-                "air_quality": feature_version,
+                "weather": WEATHER_VERSIONS.get(candidate.feature_version, candidate.feature_version),
+                "air_quality": candidate.feature_version,
             },
-            **{key: day.isoformat() for key, day in window.items()},  # train_end is exclusive, test_end not
+            # train_end is exclusive, test_end not
+            **{key: day.isoformat() for key, day in candidate.window.items()},
             "train_rows": int(metrics["train_rows"]),
             "test_rows": int(metrics["test_rows"]),
         },
-        "features": features,
-        "params": {**XGB_PARAMS, "num_boost_round": boost_rounds},
+        "features": candidate.features,
+        "params": {**XGB_PARAMS, "num_boost_round": candidate.boost_rounds},
         "metrics": metrics,
         "gate": {
             "passed": report["passed"],
@@ -281,16 +299,16 @@ def run_record(
 
 
 def save_artifacts(
-    folder: Path, booster: Any, run_info: dict[str, Any], report: dict[str, Any], test: tuple[Any, Any, Any]
+    folder: Path, candidate: Candidate, run_info: dict[str, Any], report: dict[str, Any]
 ) -> None:
     """Write the model (XGBoost's own JSON: no pickle), its metadata, the gate report and the plots."""
-    booster.save_model(folder / MODEL_FILE)
+    candidate.booster.save_model(folder / MODEL_FILE)
     (folder / "features.json").write_text(json.dumps(run_info["features"]))
     (folder / "metrics.json").write_text(json.dumps(gate.jsonable(run_info["metrics"]), indent=2))
     (folder / "params.json").write_text(json.dumps(run_info["params"], indent=2))
     (folder / "run.json").write_text(json.dumps(gate.jsonable(run_info), indent=2, sort_keys=True))
     gate.write_report(report, folder)
-    save_plots(folder, *test, booster)
+    save_plots(folder, *candidate.hindcast, candidate.booster)
 
 
 def format_metrics(summary: dict[str, Any]) -> str:

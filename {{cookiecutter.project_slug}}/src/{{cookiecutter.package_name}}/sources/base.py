@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
+
+DAILY_VARIABLES = (
+    "temperature_2m_mean",
+    "precipitation_sum",
+    "wind_speed_10m_max",
+    "wind_direction_10m_dominant",
+)
+MAX_FORECAST_DAYS = 16  # Open-Meteo forecasts at most 16 days ahead
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,33 @@ class Location:
 
 class SourceError(RuntimeError):
     """A data source failed or answered with data that cannot be used."""
+
+
+def utc_today() -> datetime.date:
+    """Return today's date in UTC."""
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def check_range(start: datetime.date, end: datetime.date) -> None:
+    """Raise ValueError if ``start`` is after ``end``."""
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+
+
+def check_horizon(end: datetime.date, today: datetime.date) -> None:
+    """Raise SourceError if ``end`` is past the forecast horizon, ``today`` + ``MAX_FORECAST_DAYS``."""
+    horizon = today + datetime.timedelta(days=MAX_FORECAST_DAYS)
+    if end > horizon:
+        raise SourceError(
+            f"weather is available at most until {horizon} (today + {MAX_FORECAST_DAYS}); got {end}"
+        )
+
+
+def empty_pm25() -> pd.DataFrame:
+    """Return a PM2.5 frame with no rows (the answer for a window wholly in the future)."""
+    return pd.DataFrame(
+        {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
+    )
 
 
 class Source(Protocol):

@@ -10,41 +10,32 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import requests
 
-from .base import Location, SourceError
-
-DAILY_VARIABLES = (
-    "temperature_2m_mean",
-    "precipitation_sum",
-    "wind_speed_10m_max",
-    "wind_direction_10m_dominant",
+from .base import (
+    DAILY_VARIABLES,
+    Location,
+    SourceError,
+    check_horizon,
+    check_range,
+    empty_pm25,
+    utc_today,
 )
+
 # The archive (ERA5 reanalysis) trails real time by about five days; newer days come from the
 # forecast API, which also serves the recent past.
 ARCHIVE_DELAY_DAYS = 5
-MAX_FORECAST_DAYS = 16
 # A daily mean built from a few hours would be biased by the diurnal cycle (rush hours, night-time
 # inversions), so days with fewer valid hours are dropped and treated as missing instead.
 MIN_HOURS_PER_DAY = 18
 USER_AGENT = "air-quality-forecast (cookiecutter template; +https://open-meteo.com/en/terms)"
 
 _RETRY_STATUS_MIN = 500
-
-
-def _utc_today() -> datetime.date:
-    return datetime.datetime.now(datetime.UTC).date()
-
-
-def _empty_pm25() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
-    )
 
 
 class OpenMeteoClient:
@@ -95,7 +86,7 @@ class OpenMeteoClient:
 
     def today(self) -> datetime.date:
         """Return the reference day (UTC) that separates past from future."""
-        return self._today if self._today is not None else _utc_today()
+        return self._today if self._today is not None else utc_today()
 
     def close(self) -> None:
         """Close the HTTP session and its pooled connections."""
@@ -105,13 +96,9 @@ class OpenMeteoClient:
 
     def fetch_weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Return daily weather for ``start``..``end`` inclusive, archive and forecast combined."""
-        _check_range(start, end)
+        check_range(start, end)
         today = self.today()
-        horizon = today + datetime.timedelta(days=MAX_FORECAST_DAYS)
-        if end > horizon:
-            raise SourceError(
-                f"weather is available at most until {horizon} (today + {MAX_FORECAST_DAYS}); got {end}"
-            )
+        check_horizon(end, today)
         first_recent = today - datetime.timedelta(days=ARCHIVE_DELAY_DAYS)
         parts = []
         if start < first_recent:
@@ -128,24 +115,15 @@ class OpenMeteoClient:
         Days after today are never requested: the API would answer with model forecasts,
         which must not be mistaken for observations.
         """
-        _check_range(start, end)
+        check_range(start, end)
         end = min(end, self.today())
         if start > end:
-            return _empty_pm25()
-        url = self.air_quality_url
-        params = {
-            "latitude": location.latitude,
-            "longitude": location.longitude,
-            "hourly": "pm2_5",
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-            "timezone": "UTC",
-        }
-        payload, status = self._get_json(url, params)
-        columns = _columns(payload, "hourly", ("pm2_5",), url, status)
-        times = _parse_times(columns["time"], "%Y-%m-%dT%H:%M", url, status)
-        hourly = pd.DataFrame({"date": times.dt.floor("D"), "pm25": _floats(columns["pm2_5"], url, status)})
-        hourly = hourly[(hourly["date"] >= _ts(start)) & (hourly["date"] <= _ts(end))]
+            return empty_pm25()
+        payload, where = self._get_json(self.air_quality_url, location, start, end, hourly="pm2_5")
+        columns = _columns(payload, "hourly", ("pm2_5",), where)
+        times = _parse_times(columns["time"], "%Y-%m-%dT%H:%M", where)
+        hourly = pd.DataFrame({"date": times.dt.floor("D"), "pm25": _floats(columns["pm2_5"], where)})
+        hourly = _within(hourly, start, end)
         daily = hourly.groupby("date", sort=True)["pm25"].agg(["mean", "count"])
         daily = daily[daily["count"] >= MIN_HOURS_PER_DAY]
         out = pd.DataFrame({"date": daily.index, "pm25": daily["mean"].to_numpy(dtype="float64")})
@@ -157,40 +135,40 @@ class OpenMeteoClient:
     def _fetch_daily(
         self, url: str, location: Location, start: datetime.date, end: datetime.date
     ) -> pd.DataFrame:
-        params = {
-            "latitude": location.latitude,
-            "longitude": location.longitude,
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-            "daily": ",".join(DAILY_VARIABLES),
-            "timezone": "UTC",
-            "wind_speed_unit": "kmh",
-        }
-        payload, status = self._get_json(url, params)
-        columns = _columns(payload, "daily", DAILY_VARIABLES, url, status)
+        daily = ",".join(DAILY_VARIABLES)
+        payload, where = self._get_json(url, location, start, end, daily=daily, wind_speed_unit="kmh")
+        columns = _columns(payload, "daily", DAILY_VARIABLES, where)
         frame = pd.DataFrame(
             {
-                "date": _parse_times(columns["time"], "%Y-%m-%d", url, status),
-                **{name: _floats(columns[name], url, status) for name in DAILY_VARIABLES},
+                "date": _parse_times(columns["time"], "%Y-%m-%d", where),
+                **{name: _floats(columns[name], where) for name in DAILY_VARIABLES},
             }
         )
         if frame["date"].duplicated().any():
-            raise SourceError(f"{_bare(url)} (HTTP {status}): daily.time has duplicate days")
-        frame = frame[(frame["date"] >= _ts(start)) & (frame["date"] <= _ts(end))]
+            raise SourceError(f"{where}: daily.time has duplicate days")
+        frame = _within(frame, start, end)
         expected = pd.date_range(_ts(start), _ts(end), freq="D")
         missing = expected.difference(pd.DatetimeIndex(frame["date"]))
         if len(missing):
             days = ", ".join(d.date().isoformat() for d in missing[:5])
-            raise SourceError(
-                f"{_bare(url)} (HTTP {status}): {len(missing)} requested day(s) missing in the answer: {days}"
-            )
+            raise SourceError(f"{where}: {len(missing)} requested day(s) missing in the answer: {days}")
         return frame.sort_values("date", ignore_index=True)
 
-    def _get_json(self, url: str, params: Mapping[str, Any]) -> tuple[Any, int]:
-        """GET ``url`` with retries and return the decoded JSON body and the HTTP status."""
+    def _get_json(
+        self, url: str, location: Location, start: datetime.date, end: datetime.date, **extra: str
+    ) -> tuple[Any, str]:
+        """GET ``url`` for a place and days, with retries; return the JSON and ``"<url> (HTTP <status>)"``."""
         where = _bare(url)
+        params = {
+            "latitude": location.latitude,
+            "longitude": location.longitude,
+            **extra,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "timezone": "UTC",
+        }
         if self._api_key:
-            params = {**params, "apikey": self._api_key}
+            params["apikey"] = self._api_key
         attempts = self.max_retries + 1
         for attempt in range(attempts):
             retry_after: float | None = None
@@ -203,7 +181,7 @@ class OpenMeteoClient:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return _decode(response, where), status
+                    return _decode(response, where), f"{where} (HTTP {status})"
                 if status != 429 and status < _RETRY_STATUS_MIN:
                     raise SourceError(f"{where} answered HTTP {status}: {_reason(response)}")
                 problem = f"HTTP {status}: {_reason(response)}"
@@ -219,13 +197,13 @@ class OpenMeteoClient:
 # ---------------------------------------------------------------------- helpers
 
 
-def _check_range(start: datetime.date, end: datetime.date) -> None:
-    if start > end:
-        raise ValueError(f"start {start} is after end {end}")
-
-
 def _ts(day: datetime.date) -> pd.Timestamp:
     return pd.Timestamp(day.isoformat(), tz="UTC")
+
+
+def _within(frame: pd.DataFrame, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+    """Return the rows of ``frame`` dated ``start``..``end`` inclusive."""
+    return frame[(frame["date"] >= _ts(start)) & (frame["date"] <= _ts(end))]
 
 
 def _bare(url: str) -> str:
@@ -267,9 +245,8 @@ def _decode(response: requests.Response, where: str) -> Any:
         raise SourceError(f"{where} (HTTP {status}): body is not valid JSON ({exc})") from exc
 
 
-def _columns(payload: Any, block: str, names: tuple[str, ...], url: str, status: int) -> dict[str, list[Any]]:
+def _columns(payload: Any, block: str, names: tuple[str, ...], where: str) -> dict[str, list[Any]]:
     """Return ``payload[block]`` arrays ``time`` and ``names`` after checking shape and lengths."""
-    where = f"{_bare(url)} (HTTP {status})"
     if not isinstance(payload, dict):
         raise SourceError(f"{where}: expected a JSON object, got {type(payload).__name__}")
     data = payload.get(block)
@@ -287,19 +264,19 @@ def _columns(payload: Any, block: str, names: tuple[str, ...], url: str, status:
     return columns
 
 
-def _parse_times(values: list[Any], fmt: str, url: str, status: int) -> pd.Series:
+def _parse_times(values: list[Any], fmt: str, where: str) -> pd.Series:
     try:
         parsed = pd.to_datetime(pd.Series(values, dtype="object"), format=fmt, utc=True)
     except (ValueError, TypeError) as exc:
-        raise SourceError(f"{_bare(url)} (HTTP {status}): unreadable time values ({exc})") from exc
+        raise SourceError(f"{where}: unreadable time values ({exc})") from exc
     if parsed.isna().any():
-        raise SourceError(f"{_bare(url)} (HTTP {status}): null time values")
+        raise SourceError(f"{where}: null time values")
     return parsed.astype("datetime64[ns, UTC]")
 
 
-def _floats(values: list[Any], url: str, status: int) -> np.ndarray:
+def _floats(values: list[Any], where: str) -> np.ndarray:
     # null (None) means "not available" in Open-Meteo answers and becomes NaN.
     try:
         return np.array([np.nan if v is None else v for v in values], dtype="float64")
     except (ValueError, TypeError) as exc:
-        raise SourceError(f"{_bare(url)} (HTTP {status}): non-numeric values ({exc})") from exc
+        raise SourceError(f"{where}: non-numeric values ({exc})") from exc

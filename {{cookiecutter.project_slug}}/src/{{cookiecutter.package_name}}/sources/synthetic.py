@@ -14,23 +14,21 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from .base import Location, SourceError
+from .base import (
+    DAILY_VARIABLES,
+    MAX_FORECAST_DAYS,
+    Location,
+    SourceError,
+    check_horizon,
+    check_range,
+    empty_pm25,
+    utc_today,
+)
 
 ORIGIN = datetime.date(2015, 1, 1)
-MAX_FORECAST_DAYS = 16
-DAILY_VARIABLES = (
-    "temperature_2m_mean",
-    "precipitation_sum",
-    "wind_speed_10m_max",
-    "wind_direction_10m_dominant",
-)
 MIN_PM25 = 0.5
 # Columns of the per-day standard-normal draw matrix (see ``_simulate``).
 _Z_TEMP, _Z_WET, _Z_RAIN, _Z_WIND, _Z_DIR, _Z_PM = range(6)
-
-
-def _utc_today() -> datetime.date:
-    return datetime.datetime.now(datetime.UTC).date()
 
 
 class SyntheticSource:
@@ -48,16 +46,12 @@ class SyntheticSource:
 
     def today(self) -> datetime.date:
         """Return the reference day (UTC): PM2.5 exists up to it, weather up to 16 days after it."""
-        return self._today if self._today is not None else _utc_today()
+        return self._today if self._today is not None else utc_today()
 
     def fetch_weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Return simulated daily weather for ``start``..``end`` inclusive."""
         _check_range(start, end)
-        horizon = self.today() + datetime.timedelta(days=MAX_FORECAST_DAYS)
-        if end > horizon:
-            raise SourceError(
-                f"weather is available at most until {horizon} (today + {MAX_FORECAST_DAYS}); got {end}"
-            )
+        check_horizon(end, self.today())
         series = self._series(location, end)
         return _window(series, start, end)[["date", *DAILY_VARIABLES]]
 
@@ -67,9 +61,7 @@ class SyntheticSource:
         # Like a real sensor network, there are no observations of the future.
         end = min(end, self.today())
         if start > end:
-            return pd.DataFrame(
-                {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
-            )
+            return empty_pm25()
         series = self._series(location, end)
         return _window(series, start, end)[["date", "pm25"]]
 
@@ -86,8 +78,7 @@ class SyntheticSource:
 
 
 def _check_range(start: datetime.date, end: datetime.date) -> None:
-    if start > end:
-        raise ValueError(f"start {start} is after end {end}")
+    check_range(start, end)
     if start < ORIGIN:
         raise SourceError(f"synthetic data starts on {ORIGIN}; got start {start}")
 
