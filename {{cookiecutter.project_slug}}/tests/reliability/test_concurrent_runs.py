@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from local_hopsworks import LocalProject
+from local_hopsworks import LocalProject, erasure
 from support import OTHER, SRC, location_settings
 
 from {{ cookiecutter.package_name }}.catalog import feature_groups, location_rows
 from {{ cookiecutter.package_name }}.features.air_quality import LAG_FEATURES, air_quality_features
-from {{ cookiecutter.package_name }}.ops import forget
 from {{ cookiecutter.package_name }}.pipelines import feature
+from {{ cookiecutter.package_name }}.settings import location_key
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 ROUNDS_FEATURE = 6
@@ -110,12 +110,12 @@ def test_concurrent_purges_never_die(two_locations: Path, tmp_path: Path, round_
     """
     root = tmp_path / "store"
     shutil.copytree(two_locations, root)
-    planned = forget.forget(root, OTHER["location_name"], dry_run=True)["rows"]
+    planned = erasure.forget(root, location_key(OTHER["location_name"]), dry_run=True)["rows"]
     runs = [_start(root, "forget", OTHER["location_name"], "--purge-history") for _ in range(2)]
     for run in runs:
         _, err = run.communicate(timeout=300)
         assert run.returncode == 0 and "CommitFailedError" not in err, err[-2000:]
-    records = [json.loads(line) for line in (root / forget.AUDIT).read_text().splitlines()]
+    records = [json.loads(line) for line in (root / erasure.AUDIT).read_text().splitlines()]
     assert len(records) == 2 and sum(r["rows"] for r in records) == planned
 
 
@@ -123,7 +123,7 @@ CHILD = """
 import sys, time
 from local_hopsworks.feature_group import FeatureGroup
 from {package} import cli
-from {package}.ops import forget
+from local_hopsworks import erasure
 
 point = sys.argv[1]
 
@@ -132,7 +132,7 @@ def pause():
     time.sleep(120)
     raise SystemExit("not killed")
 
-remove_rows, purge, compact = FeatureGroup.remove_rows, forget.purge_table_history, forget.compact_online
+remove_rows, purge, compact = FeatureGroup.remove_rows, erasure.purge_table_history, erasure.compact_online
 
 def removing(self, *args, **kwargs):
     if point == "before-first-delete":
@@ -153,7 +153,7 @@ def compacting(*args, **kwargs):
         pause()
     return out
 
-FeatureGroup.remove_rows, forget.purge_table_history, forget.compact_online = removing, purging, compacting
+FeatureGroup.remove_rows, erasure.purge_table_history, erasure.compact_online = removing, purging, compacting
 sys.exit(cli.main(["forget", sys.argv[2], "--purge-history"]))
 """.replace("{package}", PACKAGE)
 KILL_POINTS = ["before-first-delete", "after-first-delete", "before-purge", "before-record"]
@@ -170,7 +170,7 @@ def test_sigkill_during_an_erasure_never_undercounts_it(
     """
     root = tmp_path / "store"
     shutil.copytree(two_locations, root)
-    planned = forget.forget(root, OTHER["location_name"], dry_run=True)["rows"]
+    planned = erasure.forget(root, location_key(OTHER["location_name"]), dry_run=True)["rows"]
     assert planned > 0
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, point, OTHER["location_name"]],
@@ -186,8 +186,8 @@ def test_sigkill_during_an_erasure_never_undercounts_it(
         raise AssertionError(f"the erasure never reached {point}: {line!r} {child.stderr.read()[-2000:]}")
     child.kill()
     child.wait(30)
-    record = forget.forget(root, OTHER["location_name"], purge_history=True)
+    record = erasure.forget(root, location_key(OTHER["location_name"]), purge_history=True)
     assert record["rows"] == planned
-    (line,) = (root / forget.AUDIT).read_text().splitlines()
+    (line,) = (root / erasure.AUDIT).read_text().splitlines()
     assert json.loads(line)["rows"] == planned
-    assert not list((root / forget.PENDING).glob("*.json")), "the interrupted run's intent is completed"
+    assert not list((root / erasure.PENDING).glob("*.json")), "the interrupted run's intent is completed"

@@ -15,18 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from local_hopsworks import LocalProject
+from local_hopsworks import LocalProject, erasure
 from local_hopsworks.expectations import ValidationError
 from local_hopsworks.maintenance import offline_table
 from support import OTHER, TODAY, location_settings
 
 from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.catalog import AIR_QUALITY_FG, feature_groups
-from {{ cookiecutter.package_name }}.ops import forget
 from {{ cookiecutter.package_name }}.pipelines import inference
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Settings, location_key
 
-KEY = forget.location_key(OTHER["location_name"])  # "forgetme_town"
+KEY = location_key(OTHER["location_name"])  # "forgetme_town"
 HOME = Settings(_env_file=None).location.key  # the generated default location
 
 
@@ -140,7 +139,7 @@ def test_forget_with_purge_leaves_no_trace(store_copy: Path, monkeypatch: pytest
 
     (line,) = (root / "audit" / "forget.jsonl").read_text().splitlines()
     record = json.loads(line)
-    assert record["entity"] == {"column": "location", "id": forget.entity_hash(KEY)}
+    assert record["entity"] == {"column": "location", "id": erasure.entity_hash(KEY)}
     assert record["purge_history"] is True and record["residual_files"] == []
     by_group = {
         (e["name"], e["version"]): e["rows"] for e in record["deleted"] if e["what"] == "feature_group"
@@ -166,7 +165,7 @@ def test_forget_with_purge_leaves_no_trace(store_copy: Path, monkeypatch: pytest
 def test_forget_without_purge_keeps_history_until_purged(store_copy: Path) -> None:
     root = store_copy
     entity = entity_pm25(all_rows(root))
-    record = forget.forget(root, KEY)
+    record = erasure.forget(root, KEY)
     assert all((df["location"] != KEY).all() for df in all_rows(root).values() if "location" in df)
     # Current data is clean, but old table versions (and freed online pages) still hold it: reported.
     residual = record["residual_files"]
@@ -178,18 +177,28 @@ def test_forget_without_purge_keeps_history_until_purged(store_copy: Path) -> No
     old = table.read(version=table.version() - 1)  # time travel to before the delete
     assert (old["location"] == KEY).any()
 
-    dry = forget.forget(root, KEY, dry_run=True)
+    dry = erasure.forget(root, KEY, dry_run=True)
     assert dry["rows"] == 0
-    record = forget.forget(root, KEY, purge_history=True)
+    record = erasure.forget(root, KEY, purge_history=True)
     assert record["residual_files"] == [] and scan(root, entity) == []
     assert len((root / "audit" / "forget.jsonl").read_text().splitlines()) == 2
 
 
 def test_dry_run_changes_nothing(store_copy: Path) -> None:
     before = all_rows(store_copy)
-    record = forget.forget(store_copy, OTHER["location_name"], dry_run=True)
+    record = erasure.forget(store_copy, KEY, dry_run=True)
     assert record["rows"] > 0
     after = all_rows(store_copy)
     for name in before:
         pd.testing.assert_frame_equal(before[name], after[name])
     assert not (store_copy / "audit").exists()
+
+
+def test_forget_keys_a_name_as_the_settings_do(
+    store_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Today `forget Zürich` looked for 'z_rich', a key no row has (the store keys it 'zurich')."""
+    monkeypatch.setenv("STORE_DIR", str(store_copy))
+    monkeypatch.chdir(store_copy.parent)
+    assert cli.main(["forget", "Zürich", "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("forget zurich: would delete 0 row(s)")

@@ -2,7 +2,8 @@
 
 ``deep_check(root)`` reads every Delta commit log, the footer of every Parquet file the tables
 reference, SQLite's ``integrity_check`` of the online file, the online rows against the latest
-offline row per key, and every model file against the sha256 recorded at registration. Each
+offline row per key, every model file against the sha256 recorded at registration, and lists
+erasures that were interrupted (``erasure.forget`` completes them when run again). Each
 problem is a ``Finding`` naming the file; an empty list means all of it is readable and agrees.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from .erasure import pending_erasures
 from .feature_group import FeatureGroup
 from .feature_store import FeatureStore
 from .offline import TableDamagedError
@@ -190,4 +192,5 @@ def deep_check(root: Path) -> list[Finding]:
                 except OnlineStoreDamagedError as exc:
                     findings.append(Finding(fs._online.path, str(exc)))
     findings += model_findings(ModelRegistry(fs._root / "models", fs))
-    return findings
+    problem = "an erasure (forget) was interrupted: run the same forget command again"
+    return findings + [Finding(intent, problem) for intent in pending_erasures(fs._root)]

@@ -132,13 +132,7 @@ def deep_findings(settings: Settings) -> list[str]:
     """Return one line per problem in the embedded store's files (empty when they are sound)."""
     from local_hopsworks.health import deep_check
 
-    from .forget import PENDING
-
-    root = Path(settings.store_dir)
-    lines = [finding.line() for finding in deep_check(root)]
-    for intent in sorted((root / PENDING).glob("*.json")):
-        lines.append(f"{intent}: an erasure (forget) was interrupted: run the same forget command again")
-    return lines
+    return [finding.line() for finding in deep_check(Path(settings.store_dir))]
 
 
 def online_findings(settings: Settings) -> list[str]:
