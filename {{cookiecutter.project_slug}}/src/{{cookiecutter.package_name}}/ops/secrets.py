@@ -27,11 +27,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import PROGRAM
+from ..settings import Settings
 from .redaction import redact
-from .space import set_space_settings
+from .space import hopsworks_settings, set_space_settings
 
 MODAL_SECRET = "hopsworks"  # noqa: S105 - the secret's name, not a value
 SCHEDULER = "{{ cookiecutter.scheduler }}"  # where this project's pipelines run on a schedule
@@ -46,20 +47,14 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class Values:
-    """What goes to each target: the key, and the project and host when they are set."""
+    """What goes to each target: the key, and the settings that are not secret (project, host) when set."""
 
     key: str
-    project: str | None = None
-    host: str | None = None
-
-    def variables(self) -> dict[str, str]:
-        """Return the settings that are not secret, leaving out the unset (or empty) ones."""
-        pairs = {"HOPSWORKS_PROJECT": self.project, "HOPSWORKS_HOST": self.host}
-        return {name: value for name, value in pairs.items() if value}
+    variables: dict[str, str] = field(default_factory=dict)
 
     def everything(self) -> dict[str, str]:
         """Return the key and the set variables, as one secret holds them."""
-        return {"HOPSWORKS_API_KEY": self.key, **self.variables()}
+        return {"HOPSWORKS_API_KEY": self.key, **self.variables}
 
 
 def to_modal(values: Values, dry_run: bool = False) -> str:
@@ -113,7 +108,7 @@ def to_github(values: Values, repo: str | None = None, dry_run: bool = False) ->
     gh = shutil.which("gh")
     if gh is None:
         raise TargetError("the gh CLI is not installed (https://cli.github.com), then: gh auth login")
-    variables = values.variables()
+    variables = values.variables
     stored = "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
     where = repo or "the current repository"
     if dry_run:
@@ -131,7 +126,7 @@ def to_space(values: Values, space: str | None, dry_run: bool = False) -> str:
     """Set the Space secret and variables (the backend too) with huggingface_hub (ops/space.py)."""
     if not space:
         raise TargetError("no Space given (--space USER/NAME or HF_SPACE)")
-    variables = {"STORE_BACKEND": "hopsworks", **values.variables()}
+    variables = {"STORE_BACKEND": "hopsworks", **values.variables}
     if dry_run:
         return f"would set in Space {space}: secret HOPSWORKS_API_KEY, variables {', '.join(variables)}"
     lines = set_space_settings(space, {"HOPSWORKS_API_KEY": values.key}, variables)
@@ -159,17 +154,14 @@ def run_targets(
 
 def read_values(prompt: Callable[[str], str] = getpass.getpass) -> Values:
     """Return the key (asked for on a terminal when unset), project and host from the settings."""
-    from ..settings import Settings
-
-    settings = Settings()
-    key = settings.hopsworks_api_key.get_secret_value().strip() if settings.hopsworks_api_key else ""
+    key, variables = hopsworks_settings(Settings())
     if not key:
         if not sys.stdin.isatty():
             raise RuntimeError("HOPSWORKS_API_KEY is not set and there is no terminal to ask for it")
         key = prompt("HOPSWORKS_API_KEY (not shown): ").strip()
     if not key:
         raise RuntimeError("no key given")
-    return Values(key, settings.hopsworks_project or None, settings.hopsworks_host or None)
+    return Values(key, variables)
 
 
 def default_targets(space: str | None) -> list[str]:

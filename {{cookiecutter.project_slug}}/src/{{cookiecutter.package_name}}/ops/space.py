@@ -83,18 +83,18 @@ def lay_out(root: Path, dest: Path) -> list[str]:
     return sorted(path.relative_to(dest).as_posix() for path in dest.rglob("*") if path.is_file())
 
 
+def hopsworks_settings(settings: Settings) -> tuple[str, dict[str, str]]:
+    """Return the Hopsworks API key ('' when unset) and HOPSWORKS_PROJECT, HOPSWORKS_HOST when set."""
+    key = settings.hopsworks_api_key.get_secret_value().strip() if settings.hopsworks_api_key else ""
+    pairs = {"HOPSWORKS_PROJECT": settings.hopsworks_project, "HOPSWORKS_HOST": settings.hopsworks_host}
+    return key, {name: value.strip() for name, value in pairs.items() if value and value.strip()}
+
+
 def space_values(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
     """Return the Space's secrets and variables: the key if set, else a demo on the embedded store."""
-    key = settings.hopsworks_api_key.get_secret_value().strip() if settings.hopsworks_api_key else ""
+    key, variables = hopsworks_settings(settings)
     secrets = {"HOPSWORKS_API_KEY": key} if key else {}
-    variables = {"STORE_BACKEND": "hopsworks" if key else "local"}
-    for name, value in (
-        ("HOPSWORKS_PROJECT", settings.hopsworks_project),
-        ("HOPSWORKS_HOST", settings.hopsworks_host),
-    ):
-        if value and value.strip():
-            variables[name] = value.strip()
-    return secrets, variables
+    return secrets, {"STORE_BACKEND": "hopsworks" if key else "local", **variables}
 
 
 def set_space_settings(
