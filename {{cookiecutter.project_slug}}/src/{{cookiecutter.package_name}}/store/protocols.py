@@ -126,8 +126,6 @@ class FeatureStore(Protocol):
         """Return the group, creating its handle when it does not exist yet (written by the first insert).
 
         Args:
-            name: Group name.
-            version: Group version.
             **kwargs: ``primary_key``, ``event_time``, ``online_enabled``, ``description``, ...
         """
         ...
