@@ -70,15 +70,6 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
     }
 
 
-def label_window(air_quality: Any, location: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Return the first and last day with an observed label for ``location``."""
-    rows = location_rows(air_quality, location)
-    rows = rows[rows[LABEL].notna()] if not rows.empty else rows
-    if rows.empty:
-        raise LookupError(f"no PM2.5 observations for {location!r}: run the feature pipeline first")
-    return rows["date"].min(), rows["date"].max()
-
-
 def save_plots(
     folder: Path, dates: pd.Series, actual: np.ndarray, predicted: np.ndarray, booster: Any
 ) -> None:
@@ -116,9 +107,14 @@ def time_split(
     """Return the first labelled day, the first test day and the last labelled day (a time split).
 
     Raises:
+        LookupError: If ``location`` has no observed label.
         ValueError: If there are fewer than three test windows of labelled days.
     """
-    first, last = label_window(air_quality, location)
+    rows = location_rows(air_quality, location)
+    rows = rows[rows[LABEL].notna()] if not rows.empty else rows
+    if rows.empty:
+        raise LookupError(f"no PM2.5 observations for {location!r}: run the feature pipeline first")
+    first, last = rows["date"].min(), rows["date"].max()
     test_start = last - pd.Timedelta(days=test_days - 1)
     if test_start - first < pd.Timedelta(days=2 * test_days):
         raise ValueError(
