@@ -169,11 +169,26 @@ def test_functions_get_every_hopsworks_setting(deploy, modal_server, tmp_path, s
     container = {**deploy.CONTAINER_ENV, **secret, "LOGIN_RECORD": str(record)}
     container["PYTHONPATH"] = inherited_pythonpath(boundary)
     container |= {"PATH": os.environ["PATH"], "HOME": env["HOME"]}
-    for name in RUN_ORDER:
-        proc = python(IMPORT_DEPLOY + f"deploy.{name}.local()", container)
-        assert f"{{ cookiecutter.project_slug }} {COMMANDS[name]} exited with status 1" in proc.stderr, proc.stderr
-        assert "login boundary" in proc.stderr
-        assert KEY not in proc.stdout + proc.stderr
+    # One process runs the three bodies in turn (each launch of modal costs a second of CPU); each
+    # body's failure is printed under its name, and no body may change the environment it was given.
+    bodies = (
+        "import os, sys; given = dict(os.environ)\n"
+        f"for name in {RUN_ORDER!r}:\n"
+        "    print(f'=== {name}', file=sys.stderr, flush=True)\n"
+        "    try:\n"
+        "        getattr(deploy, name).local()\n"
+        "    except RuntimeError as error:\n"
+        "        print(error, file=sys.stderr, flush=True)\n"
+        "    assert dict(os.environ) == given, name\n"
+    )
+    proc = python(IMPORT_DEPLOY + "\n" + bodies, container)
+    assert proc.returncode == 0, proc.stderr
+    assert KEY not in proc.stdout + proc.stderr
+    parts = dict(part.split("\n", 1) for part in proc.stderr.split("=== ")[1:])
+    assert list(parts) == RUN_ORDER, proc.stderr
+    for name, stderr in parts.items():
+        assert f"{{ cookiecutter.project_slug }} {COMMANDS[name]} exited with status 1" in stderr, stderr
+        assert "login boundary" in stderr
     expected = {"api_key_value": KEY}
     if settings == "all":
         expected |= {"host": given["HOPSWORKS_HOST"], "project": given["HOPSWORKS_PROJECT"]}
