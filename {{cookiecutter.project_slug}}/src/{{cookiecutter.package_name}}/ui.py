@@ -11,12 +11,14 @@ The handlers are plain module-level functions of the settings, so tests call the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import gradio as gr
@@ -33,12 +35,17 @@ from .store import connect
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[..., Any]
 RECENT_DAYS = 3  # past days offered for a prediction next to the coming ones
 RUN_PIPELINES = "Run the pipelines first: `feature`, then `training`, then `inference`."
 UNIT = "µg/m³"
+PM25_AXIS = f"PM2.5 ({UNIT})"
 DATES = "datetime64[us, UTC]"
-FEATURE_COLUMNS = ["feature", "value", "source"]
+# Column dtypes of the frames the UI shows, so a section with nothing to show gets an empty one.
 PLOT_COLUMNS = {"day": "str", "pm25": "float64", "series": "str", "category": "str"}
+FEATURES_SHOWN = {"feature": "str", "value": "float64", "source": "str"}
+ACCURACY_SHOWN = {"day": "str", "rolling_mae": "float64", "series": "str"}
+DRIFT_SHOWN = {"model": "str", "feature": "str", "psi": "float64", "typical_psi": "float64", "drift": "bool"}
 # The air-quality categories of daily mean PM2.5 on the US EPA scale (24-hour breakpoints, 2024
 # revision), as the course dashboards colour them: (upper bound in µg/m³, category, colour).
 SCALE = "US EPA 24-hour PM2.5 categories"
@@ -50,10 +57,7 @@ CATEGORIES = [
     (225.4, "very unhealthy", "#8f3f97"),
     (math.inf, "hazardous", "#7e0023"),
 ]
-BAND_COLORS = {
-    f"{name} above {low:g}": color
-    for (low, _, _), (_, name, color) in zip(CATEGORIES, CATEGORIES[1:], strict=False)
-}
+BAND_COLORS = {f"{name} above {low:g}": color for (low, _, _), (_, name, color) in pairwise(CATEGORIES)}
 SERIES_COLORS = {
     "forecast": "#1f4e9c",
     "observed": "#333333",
@@ -61,7 +65,6 @@ SERIES_COLORS = {
     **BAND_COLORS,
 }
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-_ONE_DAY = pd.Timedelta(days=1)
 _MODEL_CACHE_SIZE = 4
 _model_cache: dict[tuple[Any, ...], LoadedModel] = {}
 _model_lock = threading.Lock()
@@ -69,6 +72,10 @@ _model_lock = threading.Lock()
 
 class InvalidDateError(ValueError):
     """The requested date is not one of the dates the UI offers."""
+
+
+class NothingYetError(Exception):
+    """The store holds nothing to show in a section yet; the argument is the Markdown message."""
 
 
 @dataclass
@@ -85,18 +92,32 @@ class PointPrediction:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _empty(**dtypes: str) -> pd.DataFrame:
+def _empty(dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+
+
+def _from_today(days: int) -> pd.Timestamp:
+    return day(utc_today() + dt.timedelta(days=days))
+
+
+def _iso_days(dates: Any) -> list[str]:
+    """Return dates as ISO day text: string days give a plot one tick per day, no '12 PM'."""
+    return [pd.Timestamp(d).date().isoformat() for d in dates]
 
 
 def _offered_dates(fs: Any, settings: Settings) -> list[str]:
     """Return the days with stored weather from a few days ago to the end of the forecast, as ISO text."""
     weather, _ = feature_groups(fs)
-    today = utc_today()
-    start = day(today - dt.timedelta(days=RECENT_DAYS))
-    end = day(today + dt.timedelta(days=settings.forecast_days + 1))
+    start, end = _from_today(-RECENT_DAYS), _from_today(settings.forecast_days + 1)
     rows = location_rows(weather, settings.location.key, start, end)
-    return [] if rows.empty else [d.date().isoformat() for d in rows["date"]]
+    return [] if rows.empty else _iso_days(rows["date"])
+
+
+def _registered(mr: Any, name: str, version: int) -> Any:
+    meta = mr.get_model(name, version=version)
+    if meta is None:
+        raise LookupError(f"model {name!r} has no version {version}")
+    return meta
 
 
 def _model(settings: Settings, fs: Any, mr: Any) -> LoadedModel:
@@ -116,17 +137,15 @@ def _model(settings: Settings, fs: Any, mr: Any) -> LoadedModel:
 
 def _cached_model(settings: Settings, fs: Any, mr: Any, version: int) -> LoadedModel:
     """Return a model version, loading (and checking) its files once per registration."""
-    meta = mr.get_model(settings.model_name, version=version)
-    if meta is None:
-        raise LookupError(f"model {settings.model_name!r} has no version {version}")
+    meta = _registered(mr, settings.model_name, version)
+    store = (settings.store_backend, str(settings.store_dir), settings.hopsworks_host)
+    # A store rebuilt from scratch re-registers version 1: the creation time tells them apart.
     key = (
-        settings.store_backend,
-        str(settings.store_dir),
-        settings.hopsworks_host,
+        *store,
         settings.hopsworks_project,
         settings.model_name,
         version,
-        str(getattr(meta, "created", "")),  # a store rebuilt from scratch re-registers version 1
+        str(getattr(meta, "created", "")),
     )
     with _model_lock:
         cached = _model_cache.get(key)
@@ -159,44 +178,6 @@ def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timesta
     return history.sort_index().astype("float64")
 
 
-def load_overview(settings: Settings) -> str:
-    """Return Markdown naming the model in use (production), its feature view and metrics, and the shadow."""
-    try:
-        project = connect(settings)
-        fs, mr = project.get_feature_store(), project.get_model_registry()
-        found = aliases.aliases(fs, settings.model_name)
-        production = found.get(aliases.PRODUCTION)
-        version = aliases.serving_version(fs, mr, settings.model_name)
-        meta = mr.get_model(settings.model_name, version=version)
-        if meta is None:
-            raise LookupError(f"model {settings.model_name!r} has no version {version}")
-        view_name, view_version = feature_view_of(meta)
-    except Exception as exc:
-        return f"{_problem('No model yet', exc)} {RUN_PIPELINES}"
-    metrics = meta.training_metrics or {}
-    role = "production" if production else "newest; no production alias"
-    lines = [
-        f"**Model:** `{meta.name}` version **v{version}** ({role}), trained on feature view "
-        f"`{view_name}` v{view_version}.",
-    ]
-    shadow = found.get(aliases.SHADOW)
-    if shadow is not None:
-        lines.append(
-            f"**Shadow:** v{shadow.version} since {shadow.since}: scored beside production, not served."
-        )
-    mae, baseline = metrics.get("mae"), metrics.get("baseline_mae")
-    if isinstance(mae, (int, float)) and isinstance(baseline, (int, float)):
-        days = metrics.get("test_rows")
-        window = f" over {int(days)} test days" if isinstance(days, (int, float)) else ""
-        lines.append(
-            f"**Test MAE{window}:** {mae:.2f} {UNIT} for the model vs {baseline:.2f} {UNIT} "
-            "for the persistence baseline (tomorrow = today)."
-        )
-    if settings.data_source == "synthetic":
-        lines.append("*Data source: the offline simulator, so the numbers are made up.*")
-    return "\n\n".join(lines)
-
-
 def forecast_frame(settings: Settings) -> pd.DataFrame:
     """Return the stored forecast of the newest model for the coming days, one row per date.
 
@@ -206,14 +187,13 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     version = aliases.serving_version(fs, mr, settings.model_name)
-    tomorrow = day(utc_today() + dt.timedelta(days=1))
-    rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
-    columns = ["date", "predicted_pm25", "horizon_days", "model_version"]
+    rows = location_rows(predictions_group(fs), settings.location.key, start=_from_today(1))
+    columns = {"date": DATES, "predicted_pm25": "float64", "horizon_days": "int64", "model_version": "int64"}
     if rows.empty:
-        return _empty(date=DATES, predicted_pm25="float64", horizon_days="int64", model_version="int64")
+        return _empty(columns)
     rows = rows[(rows["model_name"] == settings.model_name) & (rows["model_version"] == version)]
     rows = rows.sort_values(["date", "horizon_days"]).drop_duplicates("date")
-    return rows[columns].reset_index(drop=True)
+    return rows[list(columns)].reset_index(drop=True)
 
 
 def hindcast_frame(settings: Settings) -> pd.DataFrame:
@@ -229,7 +209,7 @@ def hindcast_frame(settings: Settings) -> pd.DataFrame:
     features_version = feature_view_of(meta)[1] if meta is not None else FEATURES_VERSION
     past = hindcast(project, settings.location.key, settings.model_name, features_version=features_version)
     if past.empty:
-        return _empty(date=DATES, pm25="float64", series="str")
+        return _empty({"date": DATES, "pm25": "float64", "series": "str"})
     newest = serving if serving in set(past["model_version"]) else int(past["model_version"].max())
     mine = past[past["model_version"] == newest]
     observed = mine[["date", "actual_pm25"]].rename(columns={"actual_pm25": "pm25"}).assign(series="observed")
@@ -243,16 +223,8 @@ def prediction_dates(settings: Settings) -> list[str]:
     return _offered_dates(connect(settings).get_feature_store(), settings)
 
 
-def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
-    """Predict PM2.5 for an offered date from the online feature vector, filling unknown lags.
-
-    Raises:
-        InvalidDateError: If ``date_text`` is not one of ``prediction_dates(settings)``.
-        LookupError: If the store has no model or no features for the date yet.
-    """
-    project = connect(settings)
-    fs, mr = project.get_feature_store(), project.get_model_registry()
-    offered = _offered_dates(fs, settings)
+def _chosen_date(offered: list[str], date_text: Any) -> dt.date:
+    """Return the offered date ``date_text`` names; raise InvalidDateError naming the offered span."""
     text = date_text.strip() if isinstance(date_text, str) else ""
     if not offered:
         raise LookupError("no weather is stored for the coming days")
@@ -263,10 +235,20 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
         raise InvalidDateError(
             f"{text[:40]!r} is not one of the offered dates ({span}): pick a date from the list."
         )
-    chosen = dt.date.fromisoformat(text)
-    target = day(chosen)
-    location = settings.location.key
+    return dt.date.fromisoformat(text)
 
+
+def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
+    """Predict PM2.5 for an offered date from the online feature vector, filling unknown lags.
+
+    Raises:
+        InvalidDateError: If ``date_text`` is not one of ``prediction_dates(settings)``.
+        LookupError: If the store has no model or no features for the date yet.
+    """
+    project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    chosen = _chosen_date(_offered_dates(fs, settings), date_text)
+    target, location = day(chosen), settings.location.key
     model = _model(settings, fs, mr)
     fv = model.meta.get_feature_view(init=True, online=True)
     if fv is None:
@@ -275,9 +257,8 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
         serving_keys={"location": location, "date": target}, return_type="pandas", allow_missing=True
     )
     row = vector.iloc[0].to_dict()
-    looked_up = [n for n in model.feature_names if n not in ALL_LAG_FEATURES]
-    if all(_missing(row.get(n)) for n in looked_up):
-        raise LookupError(f"the online store has no features for {text}")
+    if all(_missing(row.get(n)) for n in model.feature_names if n not in ALL_LAG_FEATURES):
+        raise LookupError(f"the online store has no features for {chosen.isoformat()}")
     filled = fill_lags(row, _pm25_history(fs, location, model, target), target)
     value = max(float(model.predict(pd.DataFrame([filled]))[0]), 0.0)
 
@@ -288,21 +269,15 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
             return "from observed and predicted PM2.5"
         return "online store"
 
-    features = pd.DataFrame(
-        {
-            "feature": model.feature_names,
-            "value": [math.nan if _missing(filled.get(n)) else float(filled[n]) for n in model.feature_names],
-            "source": [source(n) for n in model.feature_names],
-        }
-    )
+    names = model.feature_names
+    values = [math.nan if _missing(filled.get(n)) else float(filled[n]) for n in names]
+    features = pd.DataFrame({"feature": names, "value": values, "source": [source(n) for n in names]})
     return PointPrediction(chosen, value, model.meta.name, model.version, features)
 
 
 def _missing(value: Any) -> bool:
-    if value is None:
-        return True
     try:
-        return math.isnan(float(value))
+        return value is None or math.isnan(float(value))
     except (TypeError, ValueError):
         return False
 
@@ -315,11 +290,35 @@ def _problem(what: str, exc: Exception) -> str:
 
     The hint to run the pipelines is shown once, in the overview, not under every section.
     """
+    if isinstance(exc, NothingYetError):
+        return str(exc)
+    if isinstance(exc, InvalidDateError):
+        return f"**Invalid date:** {plain(str(exc))}"  # the message quotes the user's text
     if isinstance(exc, LookupError):
         reason = exc.args[0] if exc.args else type(exc).__name__
         return f"**{what}:** {plain(str(reason))}."
     log.warning("%s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
     return f"**{what}:** the store could not be read ({type(exc).__name__}, details in the server log)."
+
+
+def _shows_problems(what: str, fallback: Callable[[str], Any]) -> Callable[[Handler], Handler]:
+    """Return a decorator: when the handler raises, the UI gets ``fallback(message)`` instead."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def handled(settings: Settings, *inputs: Any) -> Any:
+            try:
+                return handler(settings, *inputs)
+            except Exception as exc:
+                return fallback(_problem(what, exc))
+
+        return handled
+
+    return decorate
+
+
+def _no_plot(message: str) -> tuple[pd.DataFrame, str]:
+    return _empty(PLOT_COLUMNS), message
 
 
 def plain(text: str) -> str:
@@ -339,7 +338,7 @@ def plot_frame(dates: pd.Series, values: pd.Series, series: Any) -> pd.DataFrame
     values = values.astype("float64").round(1)
     return pd.DataFrame(
         {
-            "day": [pd.Timestamp(d).date().isoformat() for d in dates],
+            "day": _iso_days(dates),
             "pm25": values.to_numpy(),
             "series": series if isinstance(series, str) else list(series),
             "category": [pm25_category(v) for v in values],
@@ -347,77 +346,94 @@ def plot_frame(dates: pd.Series, values: pd.Series, series: Any) -> pd.DataFrame
     )
 
 
-def category_lines(days: list[str], top: float) -> pd.DataFrame:
-    """Return flat lines at the category boundaries, up to the first one at or above ``top``."""
+def with_category_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return plot rows with flat lines at the category boundaries, up to the first at or above the data."""
+    ends, top = (min(frame["day"]), max(frame["day"])), float(frame["pm25"].max())
     rows = []
-    for (upper, _, _), (_, above, _) in zip(CATEGORIES, CATEGORIES[1:], strict=False):
-        name = f"{above} above {upper:g}"
-        rows += [{"day": d, "pm25": upper, "series": name, "category": above} for d in (days[0], days[-1])]
+    for (upper, _, _), (_, above, _) in pairwise(CATEGORIES):
+        rows += [
+            {"day": d, "pm25": upper, "series": f"{above} above {upper:g}", "category": above} for d in ends
+        ]
         if upper >= top:
             break
-    return pd.DataFrame(rows, columns=list(PLOT_COLUMNS))
+    return pd.concat([frame, pd.DataFrame(rows, columns=list(PLOT_COLUMNS))], ignore_index=True)
 
 
-def _with_categories(frame: pd.DataFrame) -> pd.DataFrame:
-    days = sorted(set(frame["day"]))
-    return pd.concat([frame, category_lines(days, float(frame["pm25"].max()))], ignore_index=True)
+@_shows_problems("No model yet", lambda message: f"{message} {RUN_PIPELINES}")
+def load_overview(settings: Settings) -> str:
+    """Return Markdown naming the model in use (production), its feature view and metrics, and the shadow."""
+    project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    found = aliases.aliases(fs, settings.model_name)
+    version = aliases.serving_version(fs, mr, settings.model_name)
+    meta = _registered(mr, settings.model_name, version)
+    view_name, view_version = feature_view_of(meta)
+    role = "production" if found.get(aliases.PRODUCTION) else "newest; no production alias"
+    lines = [
+        f"**Model:** `{meta.name}` version **v{version}** ({role}), trained on feature view "
+        f"`{view_name}` v{view_version}.",
+    ]
+    shadow = found.get(aliases.SHADOW)
+    if shadow is not None:
+        lines.append(
+            f"**Shadow:** v{shadow.version} since {shadow.since}: scored beside production, not served."
+        )
+    metrics = meta.training_metrics or {}
+    mae, baseline, days = metrics.get("mae"), metrics.get("baseline_mae"), metrics.get("test_rows")
+    if isinstance(mae, (int, float)) and isinstance(baseline, (int, float)):
+        window = f" over {int(days)} test days" if isinstance(days, (int, float)) else ""
+        lines.append(
+            f"**Test MAE{window}:** {mae:.2f} {UNIT} for the model vs {baseline:.2f} {UNIT} "
+            "for the persistence baseline (tomorrow = today)."
+        )
+    if settings.data_source == "synthetic":
+        lines.append("*Data source: the offline simulator, so the numbers are made up.*")
+    return "\n\n".join(lines)
 
 
+@_shows_problems("No forecast yet", _no_plot)
 def show_forecast(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return the forecast plot data (with the category lines) and a message for the UI."""
-    try:
-        frame = forecast_frame(settings)
-    except Exception as exc:
-        return _empty(**PLOT_COLUMNS), _problem("No forecast yet", exc)
+    frame = forecast_frame(settings)
     if frame.empty:
-        return _empty(**PLOT_COLUMNS), "**No forecast for the coming days yet.**"
+        raise NothingYetError("**No forecast for the coming days yet.**")
     shown = plot_frame(frame["date"], frame["predicted_pm25"], "forecast")
     pairs = zip(frame["date"], shown["pm25"], shown["category"], strict=True)
     days = " · ".join(f"{d.strftime('%a %d %b')}: **{v:.1f}** ({c})" for d, v, c in pairs)
     version = int(frame["model_version"].iloc[0])
     note = f"Daily mean PM2.5 in {UNIT} by model v{version} ({SCALE} in brackets): {days}"
-    return _with_categories(shown), note
+    return with_category_lines(shown), note
 
 
+@_shows_problems("No hindcast yet", _no_plot)
 def show_hindcast(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return the hindcast plot data (observed and predicted, with the category lines) and a message."""
-    try:
-        frame = hindcast_frame(settings)
-    except Exception as exc:
-        return _empty(**PLOT_COLUMNS), _problem("No hindcast yet", exc)
+    frame = hindcast_frame(settings)
     if frame.empty:
-        return _empty(**PLOT_COLUMNS), "**No hindcast yet:** no stored predictions of past days."
+        raise NothingYetError("**No hindcast yet:** no stored predictions of past days.")
     wide = frame.pivot_table(index="date", columns="series", values="pm25")
     mae = float((wide.iloc[:, 0] - wide.iloc[:, 1]).abs().mean())
     version = frame["series"].str.extract(r"\(v(\d+)")[0].dropna()
     label = f"model v{version.iloc[0]}" if not version.empty else "the model"
     series = frame["series"].where(frame["series"] == "observed", "predicted 1 day ahead")
     shown = plot_frame(frame["date"], frame["pm25"], series)
-    return _with_categories(shown), f"MAE of {label} over {len(wide)} days: {mae:.2f} {UNIT}."
+    return with_category_lines(shown), f"MAE of {label} over {len(wide)} days: {mae:.2f} {UNIT}."
 
 
+@_shows_problems("No dates to predict yet", lambda message: (gr.Dropdown(choices=[], value=None), message))
 def date_choices(settings: Settings) -> tuple[Any, str]:
     """Return the date dropdown (offered dates, tomorrow selected) and a message for the UI."""
-    none = gr.Dropdown(choices=[], value=None)
-    try:
-        dates = prediction_dates(settings)
-    except Exception as exc:
-        return none, _problem("No dates to predict yet", exc)
+    dates = prediction_dates(settings)
     if not dates:
-        return none, "**No weather stored for the coming days yet.**"
-    tomorrow = (utc_today() + dt.timedelta(days=1)).isoformat()
+        raise NothingYetError("**No weather stored for the coming days yet.**")
+    tomorrow = _from_today(1).date().isoformat()
     return gr.Dropdown(choices=dates, value=tomorrow if tomorrow in dates else dates[0]), ""
 
 
+@_shows_problems("No prediction", lambda message: (message, _empty(FEATURES_SHOWN)))
 def show_prediction(settings: Settings, date_text: Any) -> tuple[str, pd.DataFrame]:
     """Return the prediction for the chosen date as Markdown, and the features used, for the UI."""
-    no_features = _empty(feature="str", value="float64", source="str")
-    try:
-        result = predict_for_date(settings, date_text)
-    except InvalidDateError as exc:
-        return f"**Invalid date:** {plain(str(exc))}", no_features  # the message quotes the user's text
-    except Exception as exc:
-        return _problem("No prediction", exc), no_features
+    result = predict_for_date(settings, date_text)
     text = (
         f"### {result.value:.2f} {UNIT} ({pm25_category(result.value)})\n\nPredicted daily mean PM2.5 in "
         f"{settings.location_name} on {result.date.strftime('%A %d %B %Y')} by `{result.model_name}` "
@@ -426,15 +442,12 @@ def show_prediction(settings: Settings, date_text: Any) -> tuple[str, pd.DataFra
     return text, result.features.round({"value": 2})
 
 
+@_shows_problems("No models yet", lambda message: (message, history_table(pd.DataFrame())))
 def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     """Return the aliases as Markdown and the history of promotions, rollbacks and gate decisions."""
-    no_history = history_table(pd.DataFrame())
-    try:
-        fs = connect(settings).get_feature_store()
-        events = aliases.history(fs, settings.model_name)
-        found = aliases.aliases(fs, settings.model_name, events)
-    except Exception as exc:
-        return _problem("No models yet", exc), no_history
+    fs = connect(settings).get_feature_store()
+    events = aliases.history(fs, settings.model_name)
+    found = aliases.aliases(fs, settings.model_name, events)
     lines = []
     for alias in (aliases.PRODUCTION, aliases.SHADOW):
         held = found.get(alias)
@@ -446,56 +459,44 @@ def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     return "  \n".join(lines), history_table(events, reason_chars=None)  # the table wraps long reasons
 
 
+@_shows_problems("No monitoring data yet", lambda message: (_empty(ACCURACY_SHOWN), message))
 def show_accuracy(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return one-day-ahead error over time per model version (7-day rolling MAE) and a message."""
-    empty = _empty(day="str", rolling_mae="float64", series="str")
-    try:
-        fs = connect(settings).get_feature_store()
-        rows = monitoring.monitoring_rows(fs, settings.location.key, settings.model_name)
-    except Exception as exc:
-        return empty, _problem("No monitoring data yet", exc)
+    fs = connect(settings).get_feature_store()
+    rows = monitoring.monitoring_rows(fs, settings.location.key, settings.model_name)
     if rows.empty:
-        return empty, "**No outcomes recorded yet:** the daily inference runs record them."
+        raise NothingYetError("**No outcomes recorded yet:** the daily inference runs record them.")
     summary = monitoring.accuracy_by_version(rows).to_dict("records")
     parts = [f"v{r['version']} ({r['roles']}): MAE {r['mae']:.2f} over {r['days']} days" for r in summary]
     over_time = monitoring.accuracy_over_time(rows)
-    frame = pd.DataFrame(
-        {
-            "day": [pd.Timestamp(d).date().isoformat() for d in over_time["date"]],
-            "rolling_mae": over_time["rolling_mae"].astype("float64").round(2),
-            "series": over_time["series"],
-        }
-    )
+    days, mae = _iso_days(over_time["date"]), over_time["rolling_mae"].astype("float64").round(2)
+    frame = over_time.assign(day=days, rolling_mae=mae)[list(ACCURACY_SHOWN)]
     return frame, "Per model version, as outcomes arrived: " + "; ".join(parts) + "."
 
 
+@_shows_problems("No drift report", lambda message: (_empty(DRIFT_SHOWN), message))
 def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return PSI per feature of the latest week against the training data, for production and shadow."""
-    empty = _empty(model="str", feature="str", psi="float64", typical_psi="float64", drift="bool")
-    try:
-        project = connect(settings)
-        fs, mr = project.get_feature_store(), project.get_model_registry()
-        models = [("production", _model(settings, fs, mr))]
-        shadow = aliases.aliases(fs, settings.model_name).get(aliases.SHADOW)
-        if shadow is not None:
-            models.append(("shadow", _cached_model(settings, fs, mr, shadow.version)))
-        frames = []
-        for role, model in models:
-            table, _ = monitoring.feature_drift(
-                model, settings.location.key, utc_today(), settings.drift_bins, settings.drift_psi_threshold
-            )
-            frames.append(table.assign(model=f"v{model.version} ({role})"))
-    except Exception as exc:
-        return empty, _problem("No drift report", exc)
-    frame = pd.concat(frames, ignore_index=True)[["model", "feature", "psi", "typical_psi", "drift"]]
+    project = connect(settings)
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    models = [("production", _model(settings, fs, mr))]
+    shadow = aliases.aliases(fs, settings.model_name).get(aliases.SHADOW)
+    if shadow is not None:
+        models.append(("shadow", _cached_model(settings, fs, mr, shadow.version)))
+    location, threshold = settings.location.key, settings.drift_psi_threshold
+    frames = []
+    for role, model in models:
+        table, _ = monitoring.feature_drift(model, location, utc_today(), settings.drift_bins, threshold)
+        frames.append(table.assign(model=f"v{model.version} ({role})"))
+    frame = pd.concat(frames, ignore_index=True)[list(DRIFT_SHOWN)]
     if frame.empty:
-        return empty, "**No recent features to compare yet.**"
+        raise NothingYetError("**No recent features to compare yet.**")
     drifted = sorted(set(frame.loc[frame["drift"], "feature"]))
     verdict = f"drift in {', '.join(drifted)}" if drifted else "no feature drifted"
     return frame.round({"psi": 2, "typical_psi": 2}), (
         f"The latest {monitoring.DRIFT_DAYS} days against the training days of the same season "
         f"(±{monitoring.SEASON_DAYS} days of the year; calendar features left out). A feature drifts "
-        f"when its PSI is at least {settings.drift_psi_threshold:g} and above `typical_psi`, the largest "
+        f"when its PSI is at least {threshold:g} and above `typical_psi`, the largest "
         f"PSI of any {monitoring.DRIFT_DAYS} days of that reference: {verdict}."
     )
 
@@ -540,8 +541,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
     """Return ``handler`` with the settings bound, under the handler's own name and docstring.
 
-    Gradio names the endpoint and documents it from the function: a ``functools.partial`` would
-    show as ``partial`` with no description.
+    Gradio names and documents the endpoint from the function: a ``functools.partial`` shows as ``partial``.
     """
 
     def bound(*inputs: Any) -> Any:
@@ -552,7 +552,9 @@ def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any
     return bound
 
 
-def _day_plot(y: str, title: str, y_title: str, color_map: dict[str, str] | None = None) -> gr.LinePlot:
+def _day_plot(
+    y: str, title: str, y_title: str = PM25_AXIS, color_map: dict[str, str] | None = SERIES_COLORS
+) -> gr.LinePlot:
     """Return a line plot of one value per day: string days give one tick per day, no '12 PM'."""
     return gr.LinePlot(
         x="day",
@@ -574,12 +576,10 @@ def _forecast_section(settings: Settings) -> dict[str, list[Any]]:
     bands = ", ".join(f"{name} up to {upper:g}" for upper, name, _ in CATEGORIES[:-1])
     caption = f"Lines mark the {SCALE} ({UNIT}): {bands}, hazardous above."
     gr.Markdown(f"## Forecast for the next {settings.forecast_days} days\n{caption}")
-    forecast_plot = _day_plot("pm25", "Predicted daily mean PM2.5", f"PM2.5 ({UNIT})", SERIES_COLORS)
+    forecast_plot = _day_plot("pm25", "Predicted daily mean PM2.5")
     forecast_note = gr.Markdown()
     gr.Markdown("## Hindcast: how good were past forecasts?")
-    hindcast_plot = _day_plot(
-        "pm25", "Predicted (1 day ahead) vs observed PM2.5", f"PM2.5 ({UNIT})", SERIES_COLORS
-    )
+    hindcast_plot = _day_plot("pm25", "Predicted (1 day ahead) vs observed PM2.5")
     hindcast_note = gr.Markdown()
     return {"forecast": [forecast_plot, forecast_note], "hindcast": [hindcast_plot, hindcast_note]}
 
@@ -598,7 +598,7 @@ def _predict_section(outputs: dict[str, list[Any]]) -> tuple[Any, Any, Any, Any]
         predict = gr.Button("Predict", variant="primary", scale=1)
     outputs["dates"] = [date, gr.Markdown()]
     result = gr.Markdown()
-    features = gr.Dataframe(headers=FEATURE_COLUMNS, label="Features used", interactive=False)
+    features = gr.Dataframe(headers=list(FEATURES_SHOWN), label="Features used", interactive=False)
     return date, predict, result, features
 
 
@@ -616,7 +616,7 @@ def _models_section() -> dict[str, list[Any]]:
         column_widths=["15%", "9%", "6%", "5%", "9%", "12%", "44%"],  # at, event, ..., reason
     )
     gr.Markdown("## Monitoring: hindcast accuracy per model version")
-    accuracy_plot = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})")
+    accuracy_plot = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})", None)
     accuracy_note = gr.Markdown()
     gr.Markdown("## Feature drift: the latest week against the same season in training")
     drift = gr.Dataframe(label="PSI per feature", interactive=False)

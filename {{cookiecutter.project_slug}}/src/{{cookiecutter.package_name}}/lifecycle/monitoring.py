@@ -28,6 +28,9 @@ DRIFT_DAYS = 7
 SEASON_DAYS = 30
 CALENDAR_FEATURES = frozenset({"day_of_week", "day_of_year"})
 HINDCAST_DAYS = 30
+OUTCOME_COLUMNS = [*MONITORING_KEYS, "role", "feature_view", "feature_view_version", "predicted_pm25"]
+OUTCOME_COLUMNS += ["actual_pm25", "abs_error", "recorded_at"]
+HINDCAST_COLUMNS = ["date", "model_version", "predicted_pm25", "actual_pm25"]
 
 
 def monitoring_group(fs: Any) -> Any:
@@ -59,18 +62,8 @@ def outcome_rows(
         known: Rows already in the monitoring group: their (date, model_name, model_version) are
             left out, so the first recorded outcome of a day stays.
     """
-    columns = [
-        *MONITORING_KEYS,
-        "role",
-        "feature_view",
-        "feature_view_version",
-        "predicted_pm25",
-        "actual_pm25",
-        "abs_error",
-        "recorded_at",
-    ]
     if predictions.empty or actuals.empty or not roles:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=OUTCOME_COLUMNS)
     mine = predictions[(predictions["horizon_days"] == 1) & predictions["model_version"].isin(list(roles))]
     joined = mine.merge(actuals[["date", "actual_pm25"]].dropna(), on="date", how="inner")
     if known is not None and not known.empty:
@@ -78,7 +71,7 @@ def outcome_rows(
         joined = joined.merge(seen, on=["date", "model_name", "model_version"], how="left")
         joined = joined[joined["_seen"].isna()].drop(columns="_seen")
     if joined.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=OUTCOME_COLUMNS)
     out = joined.assign(
         role=joined["model_version"].map(roles).astype("object"),
         abs_error=(joined["predicted_pm25"] - joined["actual_pm25"]).abs().astype("float64"),
@@ -86,7 +79,7 @@ def outcome_rows(
     )
     out["model_version"] = out["model_version"].astype("int64")
     out["feature_view_version"] = out["feature_view_version"].astype("int64")
-    return out[columns].sort_values(["date", "model_version"], ignore_index=True)
+    return out[OUTCOME_COLUMNS].sort_values(["date", "model_version"], ignore_index=True)
 
 
 def record_outcomes(
@@ -99,24 +92,33 @@ def record_outcomes(
 ) -> int:
     """Write the outcomes that arrived since the last run for the served versions; return the row count.
 
-    Observed PM2.5 is read from ``air_quality`` v``features_version`` (every version holds the same label).
+    Observed PM2.5 is read from ``air_quality`` v``features_version``.
     """
     group = monitoring_group(fs)
     predictions = location_rows(predictions_group(fs), location)
     if predictions.empty:
         return 0
-    predictions = predictions[predictions["model_name"] == model_name]
-    _, air_quality = feature_groups(fs, features_version)
-    observed = location_rows(air_quality, location)
-    if observed.empty:
+    actuals = observed_pm25(fs, location, features_version)
+    if actuals.empty:
         return 0
-    actuals = observed[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
-    known = location_rows(group, location)
-    rows = outcome_rows(predictions, actuals, roles, now, known)
+    mine = predictions[predictions["model_name"] == model_name]
+    rows = outcome_rows(mine, actuals, roles, now, known=location_rows(group, location))
     if rows.empty:
         return 0
     group.insert(rows)
     return len(rows)
+
+
+def observed_pm25(fs: Any, location: str, features_version: int = FEATURES_VERSION) -> pd.DataFrame:
+    """Return ``date`` and ``actual_pm25`` of one location from ``air_quality`` v``features_version``.
+
+    Every feature version holds the same label, so any version in use gives the same outcomes.
+    """
+    _, air_quality = feature_groups(fs, features_version)
+    rows = location_rows(air_quality, location)
+    if rows.empty:
+        return pd.DataFrame(columns=["date", "actual_pm25"])
+    return rows[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
 
 
 def monitoring_rows(fs: Any, location: str, model_name: str) -> pd.DataFrame:
@@ -148,21 +150,10 @@ def accuracy_over_time(rows: pd.DataFrame, window: int = 7) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     parts = []
     for version, part in rows.sort_values("date").groupby("model_version"):
-        part = part.drop_duplicates("date").set_index("date")
-        rolling = part["abs_error"].rolling(f"{window}D", min_periods=1).mean()
-        role = str(part["role"].iloc[-1])
-        parts.append(
-            pd.DataFrame(
-                {
-                    "date": part.index,
-                    "model_version": int(version),
-                    "role": part["role"].to_numpy(),
-                    "abs_error": part["abs_error"].to_numpy(),
-                    "rolling_mae": rolling.to_numpy(),
-                    "series": f"v{int(version)} ({role})",
-                }
-            )
-        )
+        part = part.drop_duplicates("date")
+        rolling = part.set_index("date")["abs_error"].rolling(f"{window}D", min_periods=1).mean()
+        series = f"v{int(version)} ({part['role'].iloc[-1]})"
+        parts.append(part.assign(model_version=int(version), rolling_mae=rolling.to_numpy(), series=series))
     return pd.concat(parts, ignore_index=True)[columns]
 
 
@@ -314,22 +305,15 @@ def hindcast(
 ) -> pd.DataFrame:
     """Return one-day-ahead predictions next to the observed PM2.5, per date and model version.
 
-    Observed PM2.5 comes from ``air_quality`` v``features_version`` (all versions hold the same label).
+    Observed PM2.5 comes from ``air_quality`` v``features_version``.
     """
     fs = project.get_feature_store()
-    predictions = predictions_group(fs)
-    _, air_quality = feature_groups(fs, features_version)
-    stored = location_rows(predictions, location)
+    stored = location_rows(predictions_group(fs), location)
     if stored.empty:
-        return pd.DataFrame(columns=["date", "model_version", "predicted_pm25", "actual_pm25"])
+        return pd.DataFrame(columns=HINDCAST_COLUMNS)
     stored = stored[(stored["model_name"] == model_name) & (stored["horizon_days"] == 1)]
-    actual = location_rows(air_quality, location)[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
+    actual = observed_pm25(fs, location, features_version)
     joined = stored.merge(actual, on="date", how="inner").dropna(subset=["actual_pm25"])
-    joined = (
-        joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)]
-        if not joined.empty
-        else joined
-    )
-    return joined[["date", "model_version", "predicted_pm25", "actual_pm25"]].sort_values(
-        ["date", "model_version"], ignore_index=True
-    )
+    if not joined.empty:
+        joined = joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)]
+    return joined[HINDCAST_COLUMNS].sort_values(["date", "model_version"], ignore_index=True)
