@@ -65,6 +65,7 @@ BASE_FILES = {
     "local-hopsworks/tests/conftest.py",
     "local-hopsworks/tests/test_concurrency.py",
     "local-hopsworks/tests/test_damaged_files.py",
+    "local-hopsworks/tests/test_erasure.py",
     "local-hopsworks/tests/test_feature_store.py",
     "local-hopsworks/tests/test_parity.py",
     "local-hopsworks/tests/test_sdk_semantics.py",
