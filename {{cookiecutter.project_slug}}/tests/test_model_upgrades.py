@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +53,23 @@ def logged(settings: Settings, summary: dict) -> set[tuple[int, int]]:
     mine = rows[rows["predicted_at"] == summary["predicted_at"]]
     assert len(mine) == summary["rows_written"]
     return set(zip(mine["model_version"].astype(int), mine["feature_view_version"].astype(int), strict=True))
+
+
+@pytest.fixture(scope="module")
+def full_then_weak_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build once: v1 with the default rounds (production), then a weak v2 the gate refuses (no alias)."""
+    settings = make_settings(tmp_path_factory.mktemp("full_then_weak") / "store")
+    feature.run(settings, today=TODAY, source=SyntheticSource(today=TODAY))
+    training.run(settings, today=TODAY)
+    training.run(settings, today=TODAY, boost_rounds=WEAK_ROUNDS)
+    return settings.store_dir
+
+
+@pytest.fixture
+def full_then_weak(full_then_weak_store: Path, tmp_path: Path) -> Settings:
+    """Return settings of this test's own copy of that store: the tests write to it."""
+    shutil.copytree(full_then_weak_store, tmp_path / "store")
+    return make_settings(tmp_path / "store")
 
 
 def one_day(settings: Settings, day: dt.date) -> tuple[dict, dict]:
@@ -208,12 +226,11 @@ def test_tampered_model_is_a_clear_error_and_the_previous_version_keeps_serving(
     assert inference.run(settings, today=today)["problems"] == []
 
 
-def test_a_failing_shadow_never_stops_production(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = make_settings(tmp_path / "store")
+def test_a_failing_shadow_never_stops_production(
+    full_then_weak: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = full_then_weak  # v2 was refused by the gate: no alias
     fs, mr = registry(settings)
-    feature.run(settings, today=TODAY, source=SyntheticSource(today=TODAY))
-    training.run(settings, today=TODAY)
-    training.run(settings, today=TODAY, boost_rounds=WEAK_ROUNDS)  # refused by the gate: no alias
     aliases.set_shadow(
         fs, mr, settings.model_name, 2, lock=aliases.move_lock(settings), reason="test", today=TODAY
     )
@@ -286,12 +303,9 @@ def test_gate_reports_for_a_passing_and_a_failing_candidate(tmp_path: Path) -> N
 
 
 def test_commands_list_models_runs_and_move_aliases(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    full_then_weak: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    settings = make_settings(tmp_path / "store")
-    feature.run(settings, today=TODAY, source=SyntheticSource(today=TODAY))
-    training.run(settings, today=TODAY)
-    training.run(settings, today=TODAY, boost_rounds=WEAK_ROUNDS)
+    settings = full_then_weak
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STORE_DIR", str(settings.store_dir))
     name = settings.model_name
