@@ -28,7 +28,7 @@ import logging
 import math
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -83,7 +83,7 @@ class Alias:
     at: str  # wall-clock time of the move (UTC, ISO)
     by: str
     reason: str
-    previous: tuple[int, ...] = field(default=())  # production versions before this one, oldest first
+    previous: tuple[int, ...] = ()  # production versions before this one, oldest first
     event_id: str = ""
 
 
@@ -96,7 +96,7 @@ def default_actor() -> str:
 
 
 def move_lock(settings: Settings) -> contextlib.AbstractContextManager[Any]:
-    """Return the lock every alias decision holds from its read to its write (none on Hopsworks)."""
+    """Return the store lock every alias decision holds from its read to its write (none on Hopsworks)."""
     return exclusive(settings, "model_aliases")
 
 
@@ -112,6 +112,11 @@ def check_model_name(name: str) -> str:
             "(e.g. pm25_xgboost)"
         )
     return name
+
+
+def _require_registered(name: str, version: int, events: pd.DataFrame) -> None:
+    if int(version) not in registered_versions(events):
+        raise LookupError(f"model {name!r} has no registered version {version}")
 
 
 def known_model(fs: Any, mr: Any, name: str) -> pd.DataFrame:
@@ -250,13 +255,18 @@ def _now() -> pd.Timestamp:
 
 
 def _new_alias(
-    alias: str, version: int, events: pd.DataFrame, by: str | None, reason: str, today: dt.date | None
+    alias: str,
+    version: int,
+    events: pd.DataFrame,
+    by: str | None,
+    reason: str,
+    today: dt.date | None,
+    previous: tuple[int, ...] = (),
 ) -> Alias:
     """Return the alias a move sets, numbered after every move so far (conflicting ones included)."""
     seq = 1 + max((m.seq for m in alias_moves(events)), default=0)
-    return Alias(
-        alias, int(version), seq, today or utc_today(), _now().isoformat(), by or default_actor(), reason
-    )
+    at = _now().isoformat()
+    return Alias(alias, int(version), seq, today or utc_today(), at, by or default_actor(), reason, previous)
 
 
 def _write_move(
@@ -326,8 +336,7 @@ def _shadow_to_promote(
 
 def _check_promotable(mr: Any, name: str, version: int, events: pd.DataFrame, force: bool) -> None:
     """Refuse a version that is not (completely) registered, or that the gate failed without ``force``."""
-    if version not in registered_versions(events):
-        raise LookupError(f"model {name!r} has no registered version {version}")
+    _require_registered(name, version, events)
     mr.get_model(name, version=version)  # unreadable metadata raises here, naming the file
     verdicts = events[(events["model_version"] == version) & events["event"].isin(["gate_failed", "promote"])]
     if not force and not verdicts.empty and verdicts["event"].iloc[-1] == "gate_failed":
@@ -351,7 +360,6 @@ def promote(
     by: str | None = None,
     reason: str = "",
     today: dt.date | None = None,
-    detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The green button: make ``version`` (or the shadow version) production; return the event.
 
@@ -368,10 +376,9 @@ def promote(
     with lock:
         events = known_model(fs, mr, name)
         found = aliases(fs, name, events)
-        extra = dict(detail or {})
+        evidence: dict[str, Any] = {}
         if from_shadow:
             version, evidence = _shadow_to_promote(fs, name, found, version, location, min_shadow_days)
-            extra.update(evidence)
         if version is None:
             raise ValueError("name the version to promote, or use --from-shadow")
         production = found.get(PRODUCTION)
@@ -379,14 +386,9 @@ def promote(
             raise ValueError(f"{name} v{version} is production already")
         _check_promotable(mr, name, int(version), events, force or from_shadow)
         stack = (*production.previous, production.version) if production is not None else ()
-        alias = _new_alias(PRODUCTION, int(version), events, by, reason, today)
-        alias = Alias(**{**alias.__dict__, "previous": tuple(v for v in stack if v != version)})
-        detail = {
-            **extra,
-            "from_shadow": from_shadow,
-            "forced": force,
-            "rollback_to": list(alias.previous[-1:]),
-        }
+        previous = tuple(v for v in stack if v != version)
+        alias = _new_alias(PRODUCTION, int(version), events, by, reason, today, previous)
+        detail = {**evidence, "from_shadow": from_shadow, "forced": force, "rollback_to": list(previous[-1:])}
         return _write_move(fs, name, "promote", alias, production.version if production else 0, detail)
 
 
@@ -415,9 +417,9 @@ def rollback(
             raise LookupError(
                 f"{name} v{production.version} has no previous production version to roll back to"
             )
-        alias = _new_alias(PRODUCTION, production.previous[-1], events, by, reason, today)
-        alias = Alias(**{**alias.__dict__, "previous": production.previous[:-1]})
-        detail = {"rollback_to": list(alias.previous[-1:])}
+        previous = production.previous[:-1]
+        alias = _new_alias(PRODUCTION, production.previous[-1], events, by, reason, today, previous)
+        detail = {"rollback_to": list(previous[-1:])}
         return _write_move(fs, name, "rollback", alias, production.version, detail)
 
 
@@ -431,7 +433,6 @@ def set_shadow(
     by: str | None = None,
     reason: str = "",
     today: dt.date | None = None,
-    detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Make ``version`` the shadow (it replaces any shadow); return the event.
 
@@ -445,12 +446,9 @@ def set_shadow(
         production, old = found.get(PRODUCTION), found.get(SHADOW)
         if production is not None and production.version == version:
             raise ValueError(f"{name} v{version} is production: it cannot be its own shadow")
-        if int(version) not in registered_versions(events):
-            raise LookupError(f"model {name!r} has no registered version {version}")
+        _require_registered(name, version, events)
         alias = _new_alias(SHADOW, int(version), events, by, reason, today)
-        return _write_move(
-            fs, name, "shadow", alias, old.version if old is not None else 0, dict(detail or {})
-        )
+        return _write_move(fs, name, "shadow", alias, old.version if old is not None else 0, {})
 
 
 def shadow_evidence(
@@ -528,10 +526,8 @@ def record_event(
 def history(fs: Any, name: str) -> pd.DataFrame:
     """Return the events of a model name, oldest first (empty with ``EVENT_COLUMNS`` when none)."""
     group = events_group(fs)
-    model_name = feature_of(group, "model_name")
-    if model_name is None:
-        return pd.DataFrame(columns=EVENT_COLUMNS)  # nothing written yet, so no schema
-    rows = utc_times(group.filter(model_name == name).read())
+    model_name = feature_of(group, "model_name")  # None: nothing written yet, so no schema
+    rows = utc_times(group.filter(model_name == name).read()) if model_name is not None else pd.DataFrame()
     if rows.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     return rows[EVENT_COLUMNS].sort_values(["at", "event_id"], ignore_index=True)
@@ -571,9 +567,8 @@ def load_checked(
         ModelIntegrityError: (a RuntimeError) If a file differs from its registration.
     """
     events = history(fs, name) if events is None else events
+    _require_registered(name, version, events)
     expected = registered_files(events, version)
-    if int(version) not in registered_versions(events):
-        raise LookupError(f"model {name!r} has no registered version {version}")
     if expected is None:
         log.warning(
             "no registered sha256 for %s v%s in %s: relying on the registry's check", name, version, EVENTS_FG
@@ -661,13 +656,27 @@ def created_text(value: Any) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M")
 
 
-def registered_models(mr: Any, name: str, events: pd.DataFrame) -> list[tuple[int, Any, str]]:
-    """Return ``(version, metadata or None, problem)`` for every registered version, oldest first.
+@dataclass(frozen=True)
+class Registered:
+    """A registered version as the tables show it; ``meta`` is None when its entry cannot be read."""
+
+    version: int
+    meta: Any
+    problem: str  # why the registry entry cannot be read, or ""
+    alias: str
+    recorded: dict[str, Any]  # the ``registered`` event's detail (sha256, feature view, training dataset)
+    metrics: dict[str, Any]
+    created: str
+
+
+def registered_models(fs: Any, mr: Any, name: str, events: pd.DataFrame) -> list[Registered]:
+    """Return every registered version, oldest first.
 
     A version whose metadata cannot be read is listed with the error (it names the file), so one
     damaged entry never hides the others.
     """
     listed = {int(m.version): m for m in mr.get_models(name) or []}
+    by_version = {alias.version: alias.alias for alias in aliases(fs, name, events).values()}
     out = []
     for version in sorted(registered_versions(events)):
         meta, problem = listed.get(version), ""
@@ -677,7 +686,10 @@ def registered_models(mr: Any, name: str, events: pd.DataFrame) -> list[tuple[in
                 problem = "" if meta is not None else "missing from the registry"
             except LOAD_ERRORS as exc:
                 problem = f"metadata unreadable: {exc}"
-        out.append((version, meta, problem))
+        metrics = (meta.training_metrics if meta is not None else None) or {}
+        created = created_text(getattr(meta, "created", None))
+        alias, recorded = by_version.get(version, ""), registration(events, version)
+        out.append(Registered(version, meta, problem, alias, recorded, metrics, created))
     return out
 
 
@@ -685,24 +697,20 @@ def versions_table(fs: Any, mr: Any, name: str, events: pd.DataFrame | None = No
     """Return one row per registered version: alias, feature view and training dataset versions,
     created, test MAE, and any problem with its registry entry."""
     events = history(fs, name) if events is None else events
-    by_version = {alias.version: alias.alias for alias in aliases(fs, name, events).values()}
-    rows = []
-    for version, model, problem in registered_models(mr, name, events):
-        recorded = registration(events, version)
-        metrics = (model.training_metrics if model is not None else None) or {}
-        rows.append(
-            {
-                "version": version,
-                "alias": by_version.get(version, ""),
-                "feature_view": f"{recorded.get('feature_view_name', '?')} "
-                f"v{recorded.get('feature_view_version')}",
-                "training_dataset": recorded.get("training_dataset_version"),
-                "created": created_text(getattr(model, "created", None)),
-                "mae": metrics.get("mae"),
-                "baseline_mae": metrics.get("baseline_mae"),
-                "problem": problem,
-            }
-        )
+    rows = [
+        {
+            "version": entry.version,
+            "alias": entry.alias,
+            "feature_view": f"{entry.recorded.get('feature_view_name', '?')} "
+            f"v{entry.recorded.get('feature_view_version')}",
+            "training_dataset": entry.recorded.get("training_dataset_version"),
+            "created": entry.created,
+            "mae": entry.metrics.get("mae"),
+            "baseline_mae": entry.metrics.get("baseline_mae"),
+            "problem": entry.problem,
+        }
+        for entry in registered_models(fs, mr, name, events)
+    ]
     columns = ["version", "alias", "feature_view", "training_dataset", "created", "mae", "baseline_mae"]
     return pd.DataFrame(rows, columns=[*columns, "problem"])
 

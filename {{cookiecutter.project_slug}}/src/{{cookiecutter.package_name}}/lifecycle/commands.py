@@ -111,24 +111,28 @@ def rollback_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _model_argument(parser: argparse.ArgumentParser) -> None:
+def _model_parser(command: str, description: str) -> argparse.ArgumentParser:
+    """Return the parser of a command whose model name is optional (default: ``MODEL_NAME``)."""
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} {command}", description=description)
     parser.add_argument("model", nargs="?", help="model name; default: MODEL_NAME")
+    return parser
+
+
+def _open_model(args: argparse.Namespace) -> tuple[Settings, str, Any, Any]:
+    """Return the settings, the model name the command is about, the feature store and the registry."""
+    settings = Settings()
+    return settings, args.model or settings.model_name, *_registry(settings)
 
 
 def models_main(argv: list[str] | None = None) -> int:
     """``models [MODEL] [--json]``: list versions, aliases and the history."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} models", description="List model versions, aliases and history."
-    )
-    _model_argument(parser)
+    parser = _model_parser("models", "List model versions, aliases and history.")
     parser.add_argument("--history", type=int, default=HISTORY_ROWS, help="events to show (newest first)")
     parser.add_argument(
         "--json", action="store_true", help="print versions, aliases and the whole history as JSON"
     )
     args = parser.parse_args(argv)
-    settings = Settings()
-    name = args.model or settings.model_name
-    fs, mr = _registry(settings)
+    _, name, fs, mr = _open_model(args)
     if args.json:
         print(json.dumps(aliases.models_document(fs, mr, name), indent=2, sort_keys=True))
         return 0
@@ -170,35 +174,28 @@ def _run_files(model: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
 def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
     """Return one row per training run (registered version): data versions, parameters, metrics, gate."""
     events = aliases.known_model(fs, mr, name)
-    by_version = {alias.version: alias.alias for alias in aliases.aliases(fs, name, events).values()}
     rows = []
-    for version, model, problem in aliases.registered_models(mr, name, events):
-        info, report, note = _run_files(model) if model is not None else ({}, {}, problem)
-        metrics = (model.training_metrics if model is not None else None) or {}
-        params, data = info.get("params") or {}, info.get("data") or {}
-        recorded = aliases.registration(events, version)
+    for entry in aliases.registered_models(fs, mr, name, events):
+        info, report, note = _run_files(entry.meta) if entry.meta is not None else ({}, {}, entry.problem)
+        params, data, metrics = info.get("params") or {}, info.get("data") or {}, entry.metrics
         verdict = "" if not report else ("passed" if report.get("passed") else "failed")
         train_last = ""  # shown inclusive, like the test window (run.json keeps the exclusive end)
         if data.get("train_end"):
             train_last = (pd.Timestamp(data["train_end"]) - pd.Timedelta(days=1)).date().isoformat()
+        day = {key: str(data.get(key, ""))[:10] for key in ("train_start", "test_start", "test_end")}
         rows.append(
             {
-                "version": version,
-                "alias": by_version.get(version, ""),
-                "created": aliases.created_text(getattr(model, "created", None)),
-                "fv": recorded.get("feature_view_version"),
-                "td": recorded.get("training_dataset_version"),
-                "train": f"{str(data.get('train_start', ''))[:10]}..{train_last}" if data else "",
-                "test": f"{str(data.get('test_start', ''))[:10]}..{str(data.get('test_end', ''))[:10]}"
-                if data
-                else "",
+                "version": entry.version,
+                "alias": entry.alias,
+                "created": entry.created,
+                "fv": entry.recorded.get("feature_view_version"),
+                "td": entry.recorded.get("training_dataset_version"),
+                "train": f"{day['train_start']}..{train_last}" if data else "",
+                "test": f"{day['test_start']}..{day['test_end']}" if data else "",
                 "rounds": params.get("num_boost_round"),
                 "depth": params.get("max_depth"),
                 "eta": params.get("eta"),
-                "mae": metrics.get("mae"),
-                "rmse": metrics.get("rmse"),
-                "r2": metrics.get("r2"),
-                "baseline_mae": metrics.get("baseline_mae"),
+                **{key: metrics.get(key) for key in ("mae", "rmse", "r2", "baseline_mae")},
                 "gate": verdict or note,
             }
         )
@@ -208,15 +205,10 @@ def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
 
 def runs_main(argv: list[str] | None = None) -> int:
     """``runs [MODEL]``: compare every training run's data versions, parameters, metrics and gate verdict."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} runs",
-        description="Compare training runs: data versions, parameters, test metrics, gate verdict.",
+    parser = _model_parser(
+        "runs", "Compare training runs: data versions, parameters, test metrics, gate verdict."
     )
-    _model_argument(parser)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    name = args.model or settings.model_name
-    fs, mr = _registry(settings)
+    _, name, fs, mr = _open_model(parser.parse_args(argv))
     table = runs_table(fs, mr, name)
     print(f"training runs of {name} (fv: feature view version, td: training dataset version):")
     print(_table(table))
@@ -225,16 +217,12 @@ def runs_main(argv: list[str] | None = None) -> int:
 
 def monitor_main(argv: list[str] | None = None) -> int:
     """``monitor [MODEL]``: hindcast accuracy per model version and feature drift of the latest week."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} monitor",
-        description="Hindcast accuracy per model version (from the monitoring group) and feature drift "
+    parser = _model_parser(
+        "monitor",
+        "Hindcast accuracy per model version (from the monitoring group) and feature drift "
         "(PSI of the latest week against the training data) of production and shadow.",
     )
-    _model_argument(parser)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    name = args.model or settings.model_name
-    fs, mr = _registry(settings)
+    settings, name, fs, mr = _open_model(parser.parse_args(argv))
     aliases.known_model(fs, mr, name)
     rows = monitoring.monitoring_rows(fs, settings.location.key, name)
     print(f"hindcast accuracy of {name} at {settings.location.key} (one day ahead):")

@@ -34,6 +34,8 @@ from .aliases import (
 
 log = logging.getLogger(__name__)
 
+BY = "training pipeline"  # the actor of the events a training records
+
 
 def score_on_own_view(
     model: LoadedModel, location: str, start: pd.Timestamp, end: pd.Timestamp
@@ -177,6 +179,3 @@ def apply_decision(fs: Any, mr: Any, name: str, version: int, report: dict[str, 
         )
     else:
         record_event(fs, name, "gate_failed", version, by=BY, reason=f"training gate failed: {verdict}")
-
-
-BY = "training pipeline"
