@@ -70,6 +70,7 @@ BASE_FILES = {
     "local-hopsworks/tests/test_parity.py",
     "local-hopsworks/tests/test_sdk_semantics.py",
     "local-hopsworks/tests/test_store_properties.py",
+    "local-hopsworks/tests/test_string_filters.py",
     "local-hopsworks/tests/test_transformations.py",
     "pyproject.toml",
     "requirements.txt",

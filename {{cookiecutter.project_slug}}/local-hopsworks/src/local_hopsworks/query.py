@@ -159,6 +159,10 @@ class Filter(_Condition):
     def _to_arrow(self, columns: ColumnMap) -> ds.Expression:
         field_ = pc.field(columns[(self.feature._fg_key, self.feature.name)])
         arrow_type = ARROW_TYPES[self.feature.type]
+        if pa.types.is_string(arrow_type):
+            # delta-rs' merges may write a string column as string_view in some files: Arrow has no
+            # kernel comparing the two, so the column is cast to the table's type before comparing.
+            field_ = field_.cast(arrow_type)
 
         def fractional(v: Any) -> bool:
             # A double such as 0.5 compared with a bigint feature: casting it to int64 would
