@@ -302,7 +302,10 @@ def _problem(what: str, exc: Exception) -> str:
 
 
 def _shows_problems(what: str, fallback: Callable[[str], Any]) -> Callable[[Handler], Handler]:
-    """Return a decorator: when the handler raises, the UI gets ``fallback(message)`` instead."""
+    """Return a decorator: when the handler raises, the UI gets ``fallback(message)`` instead.
+
+    The message is a NothingYetError's own text, else ``what`` and the reason (see ``_problem``).
+    """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
