@@ -628,20 +628,21 @@ def load_serving(fs: Any, mr: Any, name: str, *, record: bool = True, with_shado
     problems: list[str] = []
     candidates = serving_candidates(found, newest)
     production = None
-    for position, version in enumerate(candidates):
+    for version in candidates:
         production = _load_or_report(fs, mr, name, version, events, problems, record)
         if production is not None:
-            if position > 0:
-                problems.append(f"serving the previous production version {name} v{version} instead")
-                log.error("%s", problems[-1])
             break
     if production is None:
         raise RuntimeError(f"no version of {name} can serve: " + "; ".join(problems))
+    fallback = production.version != candidates[0]
+    if fallback:
+        problems.append(f"serving the previous production version {name} v{production.version} instead")
+        log.error("%s", problems[-1])
     shadow_alias = found.get(SHADOW)
     shadow = None
     if with_shadow and shadow_alias is not None:
         shadow = _load_or_report(fs, mr, name, shadow_alias.version, events, problems, record, SHADOW)
-    return Serving(production, shadow, found, problems, fallback=production.version != candidates[0])
+    return Serving(production, shadow, found, problems, fallback)
 
 
 # ------------------------------------------------------------------------------------------------ tables
