@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -42,11 +43,19 @@ def register_tiny(root: Path, versions: int, name: str = NAME, gate_failed: tupl
             )
 
 
-@pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings of a store with three registered versions; the CLI reads the same store."""
-    root = tmp_path / "store"
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build once: a store with three registered versions, the third refused by the gate."""
+    root = tmp_path_factory.mktemp("tiny") / "store"
     register_tiny(root, 3, gate_failed=(3,))
+    return root
+
+
+@pytest.fixture
+def tiny(tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of this test's own copy of that store; the CLI reads the same store."""
+    root = tmp_path / "store"
+    shutil.copytree(tiny_store, root)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STORE_DIR", str(root))
     return Settings(_env_file=None, store_dir=root)
