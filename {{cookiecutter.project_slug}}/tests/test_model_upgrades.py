@@ -20,7 +20,8 @@ from {{ cookiecutter.package_name }}.sources.synthetic import SyntheticSource
 from {{ cookiecutter.package_name }}.store import connect
 
 TODAY = dt.date(2025, 6, 30)
-WEAK_ROUNDS = 30  # a deliberately small v1, so that v2 beats it on its merits with the default gate
+# A deliberately small v1, so that v2 beats it on its merits, on every slice too, with the default gate.
+WEAK_ROUNDS = 10
 SHADOW_DAYS = 3
 
 
