@@ -74,7 +74,7 @@ def _first_model(rows: pd.DataFrame, candidate: dict[str, Any], thresholds: dict
     report = gate.evaluate(frame, candidate=candidate, reference=reference, **thresholds)
     verdict = "would pass" if report["passed"] else "would fail"
     report["reasons"] = [
-        f"no production model yet: the candidate becomes production (against the baseline it {verdict}):",
+        f"no production model yet: the candidate becomes production (against the baseline it {verdict})",
         *report["reasons"],
     ]
     report.update(passed=True, informational=True, decision=PRODUCTION)
