@@ -12,7 +12,7 @@ import pandas as pd
 
 from .feature_group import write_json_atomic
 from .online import sqlite_row_reader, sqlite_value_reader, to_sqlite_key
-from .query import OutputColumn, Query, _Condition, query_from_dict
+from .query import OutputColumn, Query, _Condition, _has_default_index, query_from_dict
 from .timeutil import to_utc_timestamp, utc_now
 from .transformations import Udf, apply_transformations, fit_statistics, udf_from_dict
 
@@ -27,6 +27,11 @@ def _unsupported(**params: Any) -> None:
     for name, value in params.items():
         if value is not None and value is not False and value != "" and value != {}:
             raise NotImplementedError(f"{name}={value!r} is not supported by the local feature store")
+
+
+def _own_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a selection (a copy already) with the default index, copying it again only to renumber it."""
+    return frame.copy(deep=False) if _has_default_index(frame) else frame.reset_index(drop=True)
 
 
 def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
@@ -308,8 +313,8 @@ class FeatureView:
         dataframe_type: str | None,
         statistics: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[Any, Any]:
-        x = apply_transformations(df[keep].reset_index(drop=True), self.transformation_functions, statistics)
-        y = df[labels].reset_index(drop=True) if labels else None
+        x = apply_transformations(_own_rows(df[keep]), self.transformation_functions, statistics)
+        y = _own_rows(df[labels]) if labels else None
         return _frame_type(x, dataframe_type), None if y is None else _frame_type(y, dataframe_type)
 
     def _split(
