@@ -73,6 +73,17 @@ class LoadedModel:
         """Return (name, version) of the model's feature view, asked of the registry once."""
         return feature_view_of(self.meta)
 
+    def scoring_view(self, **options: Any) -> Any:
+        """Return the feature view the model was trained on, set up for reading (``get_feature_view``).
+
+        Raises:
+            LookupError: If the model is linked to no (accessible) feature view.
+        """
+        fv = self.meta.get_feature_view(**options)
+        if fv is None:
+            raise LookupError(f"model {self.meta.name} v{self.version} is not linked to a feature view")
+        return fv
+
     @property
     def feature_view_label(self) -> str:
         """Return the feature view as people read it: ``name vN``."""

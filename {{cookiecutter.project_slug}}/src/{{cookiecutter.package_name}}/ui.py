@@ -250,9 +250,7 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
     chosen = _chosen_date(_offered_dates(fs, settings), date_text)
     target, location = day(chosen), settings.location.key
     model = _model(settings, fs, mr)
-    fv = model.meta.get_feature_view(init=True, online=True)
-    if fv is None:
-        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
+    fv = model.scoring_view(init=True, online=True)
     vector = fv.get_feature_vector(
         serving_keys={"location": location, "date": target}, return_type="pandas", allow_missing=True
     )

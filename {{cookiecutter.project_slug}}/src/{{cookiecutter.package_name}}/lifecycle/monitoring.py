@@ -269,9 +269,7 @@ def feature_drift(
     Returns:
         The drift table and a description (model version, feature view, rows on each side).
     """
-    fv = model.meta.get_feature_view()
-    if fv is None:
-        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
+    fv = model.scoring_view()
     x_train, _, _, _ = fv.get_train_test_split(model.meta.training_dataset_version, primary_key=True)
     if "location" in x_train.columns:
         x_train = x_train[x_train["location"] == location]

@@ -44,9 +44,7 @@ def score_on_own_view(
 
     The model reads the feature view version it was trained on, whatever the candidate's is.
     """
-    fv = model.meta.get_feature_view()
-    if fv is None:
-        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
+    fv = model.scoring_view()
     batch = batch_features(fv, location, start, end)
     if batch.empty:
         return pd.DataFrame({"date": pd.Series(dtype="datetime64[us, UTC]"), "reference": []})

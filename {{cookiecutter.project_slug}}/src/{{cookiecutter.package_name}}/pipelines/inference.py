@@ -65,9 +65,7 @@ def score(
     fs: Any, model: LoadedModel, location: str, today_ts: pd.Timestamp, now: pd.Timestamp, forecast_days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score one model on its own feature view version; return its prediction rows and forecast."""
-    fv = model.meta.get_feature_view()
-    if fv is None:
-        raise LookupError(f"model {model.meta.name} v{model.version} is not linked to a feature view")
+    fv = model.scoring_view()
     _, air_quality = feature_groups(fs, model.feature_view[1])
 
     # One day ahead on recent observed days: every lag is observed, as it was at the time.
