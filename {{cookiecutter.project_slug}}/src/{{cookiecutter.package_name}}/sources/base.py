@@ -1,12 +1,14 @@
-"""Types shared by the data sources."""
+"""What the data sources share: the location type, their errors and the checks of a requested window."""
 
 from __future__ import annotations
 
 import datetime
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Protocol
 
 import pandas as pd
+
+from ..catalog import utc_today
 
 DAILY_VARIABLES = (
     "temperature_2m_mean",
@@ -31,40 +33,46 @@ class SourceError(RuntimeError):
     """A data source failed or answered with data that cannot be used."""
 
 
-def utc_today() -> datetime.date:
-    """Return today's date in UTC."""
-    return datetime.datetime.now(datetime.UTC).date()
+class Source(ABC):
+    """A source of daily weather (up to today + 16 days) and observed daily PM2.5 (up to today)."""
 
+    def __init__(self, today: datetime.date | None = None) -> None:
+        self._today = today  # a fixed day makes the past/future split reproducible in tests
 
-def check_range(start: datetime.date, end: datetime.date) -> None:
-    """Raise ValueError if ``start`` is after ``end``."""
-    if start > end:
-        raise ValueError(f"start {start} is after end {end}")
-
-
-def check_horizon(end: datetime.date, today: datetime.date) -> None:
-    """Raise SourceError if ``end`` is past the forecast horizon, ``today`` + ``MAX_FORECAST_DAYS``."""
-    horizon = today + datetime.timedelta(days=MAX_FORECAST_DAYS)
-    if end > horizon:
-        raise SourceError(
-            f"weather is available at most until {horizon} (today + {MAX_FORECAST_DAYS}); got {end}"
-        )
-
-
-def empty_pm25() -> pd.DataFrame:
-    """Return a PM2.5 frame with no rows (the answer for a window wholly in the future)."""
-    return pd.DataFrame(
-        {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
-    )
-
-
-class Source(Protocol):
-    """What the pipelines need from a data source (Open-Meteo or the offline simulator)."""
+    def today(self) -> datetime.date:
+        """Return the reference day (UTC) that separates past from future."""
+        return self._today or utc_today()
 
     def fetch_weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Return daily weather for ``start``..``end`` inclusive, one row per day."""
-        ...
+        self.check_range(start, end)
+        horizon = self.today() + datetime.timedelta(days=MAX_FORECAST_DAYS)
+        if end > horizon:
+            raise SourceError(
+                f"weather is available at most until {horizon} (today + {MAX_FORECAST_DAYS}); got {end}"
+            )
+        return self.weather(location, start, end)
 
     def fetch_pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Return observed daily mean PM2.5 for the available days in ``start``..``end``."""
-        ...
+        self.check_range(start, end)
+        # Days after today are never asked for: their values would be forecasts, not observations.
+        end = min(end, self.today())
+        if start > end:
+            return pd.DataFrame(
+                {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
+            )
+        return self.pm25(location, start, end)
+
+    def check_range(self, start: datetime.date, end: datetime.date) -> None:
+        """Raise ValueError if ``start`` is after ``end``."""
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+
+    @abstractmethod
+    def weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Return daily weather for a checked window."""
+
+    @abstractmethod
+    def pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Return daily mean PM2.5 for a checked window that ends today at the latest."""

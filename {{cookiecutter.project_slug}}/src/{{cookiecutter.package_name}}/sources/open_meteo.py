@@ -1,8 +1,7 @@
 """Client for the free Open-Meteo weather, forecast and air-quality APIs.
 
-API documentation: https://open-meteo.com/en/docs (forecast),
-https://open-meteo.com/en/docs/historical-weather-api (archive) and
-https://open-meteo.com/en/docs/air-quality-api (air quality).
+API documentation: https://open-meteo.com/en/docs (forecast), https://open-meteo.com/en/docs/historical-weather-api
+(archive) and https://open-meteo.com/en/docs/air-quality-api (air quality).
 """
 
 from __future__ import annotations
@@ -17,15 +16,7 @@ import numpy as np
 import pandas as pd
 import requests
 
-from .base import (
-    DAILY_VARIABLES,
-    Location,
-    SourceError,
-    check_horizon,
-    check_range,
-    empty_pm25,
-    utc_today,
-)
+from .base import DAILY_VARIABLES, Location, Source, SourceError
 
 # The archive (ERA5 reanalysis) trails real time by about five days; newer days come from the
 # forecast API, which also serves the recent past.
@@ -35,16 +26,13 @@ ARCHIVE_DELAY_DAYS = 5
 MIN_HOURS_PER_DAY = 18
 USER_AGENT = "air-quality-forecast (cookiecutter template; +https://open-meteo.com/en/terms)"
 
-_RETRY_STATUS_MIN = 500
 
-
-class OpenMeteoClient:
+class OpenMeteoClient(Source):
     """Fetch daily weather and daily mean PM2.5 for a location from Open-Meteo.
 
-    Every request has a timeout. Rate limiting (429), server errors (5xx), timeouts and
-    connection errors are retried up to ``max_retries`` times with exponential backoff
-    (``backoff_base_s * 2**attempt``, capped at ``backoff_max_s``; a ``Retry-After`` header
-    in seconds takes precedence, capped too). Any other failure raises ``SourceError``.
+    Rate limiting (429), server errors (5xx), timeouts and connection errors are retried up to
+    ``max_retries`` times, waiting ``backoff_base_s * 2**attempt`` (or a 429's ``Retry-After``
+    in seconds), capped at ``backoff_max_s``. Any other failure raises ``SourceError``.
     """
 
     def __init__(
@@ -62,75 +50,44 @@ class OpenMeteoClient:
         today: datetime.date | None = None,
         api_key: str | None = None,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        if backoff_base_s < 0 or backoff_max_s < 0:
-            raise ValueError("backoff_base_s and backoff_max_s must be >= 0")
-        self.archive_url = archive_url
-        self.forecast_url = forecast_url
-        self.air_quality_url = air_quality_url
+        super().__init__(today)
+        self.archive_url, self.forecast_url, self.air_quality_url = archive_url, forecast_url, air_quality_url
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
-        # A fixed ``today`` makes the archive/forecast split reproducible in tests.
-        self._today = today
         # Open-Meteo's commercial plans take the key only as a query parameter (no header); error
         # messages show URLs without their query string, so the key never reaches a log.
         self._api_key = api_key
         self.session = session if session is not None else requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
-    def today(self) -> datetime.date:
-        """Return the reference day (UTC) that separates past from future."""
-        return self._today if self._today is not None else utc_today()
-
     def close(self) -> None:
         """Close the HTTP session and its pooled connections."""
         self.session.close()
 
-    # ------------------------------------------------------------------ public API
-
-    def fetch_weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
-        """Return daily weather for ``start``..``end`` inclusive, archive and forecast combined."""
-        check_range(start, end)
-        today = self.today()
-        check_horizon(end, today)
-        first_recent = today - datetime.timedelta(days=ARCHIVE_DELAY_DAYS)
+    def weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Return daily weather for ``start``..``end``: the archive's days, then the forecast API's."""
+        first_recent = self.today() - datetime.timedelta(days=ARCHIVE_DELAY_DAYS)
         parts = []
         if start < first_recent:
             archive_end = min(end, first_recent - datetime.timedelta(days=1))
             parts.append(self._fetch_daily(self.archive_url, location, start, archive_end))
         if end >= first_recent:
             parts.append(self._fetch_daily(self.forecast_url, location, max(start, first_recent), end))
-        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        return frame.sort_values("date", ignore_index=True)
+        return pd.concat(parts, ignore_index=True).sort_values("date", ignore_index=True)
 
-    def fetch_pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
-        """Return daily mean PM2.5 for the days in ``start``..``end`` that have enough hourly data.
-
-        Days after today are never requested: the API would answer with model forecasts,
-        which must not be mistaken for observations.
-        """
-        check_range(start, end)
-        end = min(end, self.today())
-        if start > end:
-            return empty_pm25()
+    def pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Return daily mean PM2.5 for the days in ``start``..``end`` that have enough hourly data."""
         payload, where = self._get_json(self.air_quality_url, location, start, end, hourly="pm2_5")
         columns = _columns(payload, "hourly", ("pm2_5",), where)
         times = _parse_times(columns["time"], "%Y-%m-%dT%H:%M", where)
         hourly = pd.DataFrame({"date": times.dt.floor("D"), "pm25": _floats(columns["pm2_5"], where)})
-        hourly = _within(hourly, start, end)
-        daily = hourly.groupby("date", sort=True)["pm25"].agg(["mean", "count"])
+        daily = _within(hourly, start, end).groupby("date", sort=True)["pm25"].agg(["mean", "count"])
         daily = daily[daily["count"] >= MIN_HOURS_PER_DAY]
-        out = pd.DataFrame({"date": daily.index, "pm25": daily["mean"].to_numpy(dtype="float64")})
-        out["date"] = out["date"].astype("datetime64[ns, UTC]")
-        return out.reset_index(drop=True)
-
-    # ------------------------------------------------------------------ internals
+        dates = daily.index.astype("datetime64[ns, UTC]")
+        return pd.DataFrame({"date": dates, "pm25": daily["mean"].to_numpy(dtype="float64")})
 
     def _fetch_daily(
         self, url: str, location: Location, start: datetime.date, end: datetime.date
@@ -147,8 +104,7 @@ class OpenMeteoClient:
         if frame["date"].duplicated().any():
             raise SourceError(f"{where}: daily.time has duplicate days")
         frame = _within(frame, start, end)
-        expected = pd.date_range(_ts(start), _ts(end), freq="D")
-        missing = expected.difference(pd.DatetimeIndex(frame["date"]))
+        missing = pd.date_range(start, end, freq="D", tz="UTC").difference(pd.DatetimeIndex(frame["date"]))
         if len(missing):
             days = ", ".join(d.date().isoformat() for d in missing[:5])
             raise SourceError(f"{where}: {len(missing)} requested day(s) missing in the answer: {days}")
@@ -158,15 +114,9 @@ class OpenMeteoClient:
         self, url: str, location: Location, start: datetime.date, end: datetime.date, **extra: str
     ) -> tuple[Any, str]:
         """GET ``url`` for a place and days, with retries; return the JSON and ``"<url> (HTTP <status>)"``."""
-        where = _bare(url)
-        params = {
-            "latitude": location.latitude,
-            "longitude": location.longitude,
-            **extra,
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-            "timezone": "UTC",
-        }
+        where = url.split("?", 1)[0]  # messages never carry query parameters
+        params = {"latitude": location.latitude, "longitude": location.longitude, **extra}
+        params.update(start_date=start.isoformat(), end_date=end.isoformat(), timezone="UTC")
         if self._api_key:
             params["apikey"] = self._api_key
         attempts = self.max_retries + 1
@@ -181,34 +131,20 @@ class OpenMeteoClient:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return _decode(response, where), f"{where} (HTTP {status})"
-                if status != 429 and status < _RETRY_STATUS_MIN:
+                    return _decode(response, f"{where} (HTTP {status})"), f"{where} (HTTP {status})"
+                if status != 429 and status < 500:
                     raise SourceError(f"{where} answered HTTP {status}: {_reason(response)}")
                 problem = f"HTTP {status}: {_reason(response)}"
-                if status == 429:
-                    retry_after = _retry_after_s(response)
-            if attempt == attempts - 1:
-                break
-            delay = self.backoff_base_s * 2**attempt if retry_after is None else retry_after
-            self._sleep(min(delay, self.backoff_max_s))
+                retry_after = _retry_after_s(response) if status == 429 else None
+            if attempt < attempts - 1:
+                delay = self.backoff_base_s * 2**attempt if retry_after is None else retry_after
+                self._sleep(min(delay, self.backoff_max_s))
         raise SourceError(f"{where} failed after {attempts} attempt(s); last problem: {problem}")
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _ts(day: datetime.date) -> pd.Timestamp:
-    return pd.Timestamp(day.isoformat(), tz="UTC")
 
 
 def _within(frame: pd.DataFrame, start: datetime.date, end: datetime.date) -> pd.DataFrame:
     """Return the rows of ``frame`` dated ``start``..``end`` inclusive."""
-    return frame[(frame["date"] >= _ts(start)) & (frame["date"] <= _ts(end))]
-
-
-def _bare(url: str) -> str:
-    """Return ``url`` without its query string, so messages never carry parameters."""
-    return url.split("?", 1)[0]
+    return frame[frame["date"].between(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"))]
 
 
 def _reason(response: requests.Response) -> str:
@@ -219,30 +155,25 @@ def _reason(response: requests.Response) -> str:
         body = None
     if isinstance(body, dict) and isinstance(body.get("reason"), str):
         return body["reason"]
-    text = (response.text or "").strip()
-    return text[:200] if text else response.reason or "no details"
+    return (response.text or "").strip()[:200] or response.reason or "no details"
 
 
 def _retry_after_s(response: requests.Response) -> float | None:
     """Return ``Retry-After`` in seconds, or None if absent or not a number (HTTP dates are ignored)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
     try:
-        seconds = float(value)
+        seconds = float(response.headers.get("Retry-After", "nan"))
     except ValueError:
         return None
     return max(seconds, 0.0) if np.isfinite(seconds) else None
 
 
 def _decode(response: requests.Response, where: str) -> Any:
-    status = response.status_code
     if not response.content.strip():
-        raise SourceError(f"{where} (HTTP {status}): empty body")
+        raise SourceError(f"{where}: empty body")
     try:
         return json.loads(response.content)
     except ValueError as exc:
-        raise SourceError(f"{where} (HTTP {status}): body is not valid JSON ({exc})") from exc
+        raise SourceError(f"{where}: body is not valid JSON ({exc})") from exc
 
 
 def _columns(payload: Any, block: str, names: tuple[str, ...], where: str) -> dict[str, list[Any]]:
@@ -252,16 +183,13 @@ def _columns(payload: Any, block: str, names: tuple[str, ...], where: str) -> di
     data = payload.get(block)
     if not isinstance(data, dict):
         raise SourceError(f"{where}: missing '{block}' object")
-    columns = {}
     for name in ("time", *names):
-        values = data.get(name)
-        if not isinstance(values, list):
+        if not isinstance(data.get(name), list):
             raise SourceError(f"{where}: missing '{block}.{name}' array")
-        columns[name] = values
-    lengths = {name: len(values) for name, values in columns.items()}
+    lengths = {name: len(data[name]) for name in ("time", *names)}
     if len(set(lengths.values())) > 1:
         raise SourceError(f"{where}: '{block}' arrays have different lengths {lengths}")
-    return columns
+    return data
 
 
 def _parse_times(values: list[Any], fmt: str, where: str) -> pd.Series:
