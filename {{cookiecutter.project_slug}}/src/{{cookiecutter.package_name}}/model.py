@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,12 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .features.air_quality import (
-    ALL_LAG_FEATURES,
-    LAG_FEATURES,
-    LAG_FEATURES_BY_VERSION,
-    lag_features_from_history,
-)
+from .features import air_quality
 
 MODEL_FILE = "model.json"
 HISTORY_DAYS = 14  # days of PM2.5 before the first forecast day that the forecast reads (lags need 7)
@@ -28,18 +22,18 @@ class ModelIntegrityError(RuntimeError):
     """A downloaded model file differs from the sha256 recorded when the model was registered."""
 
 
-def feature_view_of(model: Any) -> tuple[str, int]:
-    """Return (name, version) of the feature view a registered model was trained on.
-
-    The SDK's Model knows its view only through provenance (``get_feature_view()``), not as attributes;
-    ``init=False`` skips setting the view up for scoring, which only the name and version do not need.
-
-    Raises:
-        LookupError: If the model is linked to no (accessible) feature view.
-    """
-    view = model.get_feature_view(init=False)
+def linked_view(meta: Any, **options: Any) -> Any:
+    """Return ``meta.get_feature_view(**options)``; raise LookupError if the model is linked to none."""
+    view = meta.get_feature_view(**options)
     if view is None:
-        raise LookupError(f"model {model.name} v{model.version} is not linked to a feature view")
+        raise LookupError(f"model {meta.name} v{meta.version} is not linked to a feature view")
+    return view
+
+
+def feature_view_of(model: Any) -> tuple[str, int]:
+    """Return (name, version) of the feature view a registered model was trained on."""
+    # The SDK's Model knows its view only through provenance; init=False skips setting it up for reading.
+    view = linked_view(model, init=False)
     return str(view.name), int(view.version)
 
 
@@ -47,11 +41,8 @@ def file_hashes(folder: Path) -> dict[str, str]:
     """Return the sha256 of every file under ``folder``, by relative POSIX path."""
     hashes = {}
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
         with path.open("rb") as handle:
-            for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                digest.update(block)
-        hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
+            hashes[path.relative_to(folder).as_posix()] = hashlib.file_digest(handle, "sha256").hexdigest()
     return hashes
 
 
@@ -73,43 +64,29 @@ class LoadedModel:
         """Return (name, version) of the model's feature view, asked of the registry once."""
         return feature_view_of(self.meta)
 
-    def scoring_view(self, **options: Any) -> Any:
-        """Return the feature view the model was trained on, set up for reading (``get_feature_view``).
-
-        Raises:
-            LookupError: If the model is linked to no (accessible) feature view.
-        """
-        fv = self.meta.get_feature_view(**options)
-        if fv is None:
-            raise LookupError(f"model {self.meta.name} v{self.version} is not linked to a feature view")
-        return fv
-
     @property
     def feature_view_label(self) -> str:
         """Return the feature view as people read it: ``name vN``."""
-        name, version = self.feature_view
-        return f"{name} v{version}"
+        return "{} v{}".format(*self.feature_view)
+
+    def scoring_view(self, **options: Any) -> Any:
+        """Return the feature view the model was trained on, set up for reading (``get_feature_view``)."""
+        return linked_view(self.meta, **options)
 
     def predict(self, features: pd.DataFrame) -> Any:
         """Predict with columns in the model's own order; raise naming missing features or values."""
-        missing = [f for f in self.feature_names if f not in features.columns]
-        if missing:
-            raise ValueError(
-                f"model {self.meta.name} v{self.version} needs feature(s) {missing} that the feature view "
-                f"{self.feature_view_label} did not return"
-            )
+        what = f"model {self.meta.name} v{self.version} (feature view {self.feature_view_label})"
+        if missing := [f for f in self.feature_names if f not in features.columns]:
+            raise ValueError(f"{what} needs feature(s) {missing} that the feature view did not return")
         # Lags may be unknown (missing days; the model was trained with gaps). Any other feature missing
         # would make XGBoost silently take its "missing" branch: refuse instead of predicting wrongly.
-        required = [f for f in self.feature_names if f not in ALL_LAG_FEATURES]
-        empty = features[required].isna()
-        if empty.to_numpy().any():
-            rows = empty.any(axis=1).to_numpy()
+        empty = features[[f for f in self.feature_names if f not in air_quality.ALL_LAG_FEATURES]].isna()
+        if (rows := empty.any(axis=1).to_numpy()).any():
             where = (features["date"] if "date" in features.columns else features.index.to_series())[rows]
-            days = ", ".join(str(value)[:10] for value in where.head(5))
+            days = ", ".join(str(day)[:10] for day in where.head(5))
             raise ValueError(
-                f"model {self.meta.name} v{self.version} (feature view {self.feature_view_label}): "
-                f"feature(s) {sorted(empty.columns[empty.any()])} "
-                f"missing for {int(rows.sum())} row(s) ({days}); no prediction made"
+                f"{what}: feature(s) {sorted(empty.columns[empty.any()])} missing for {int(rows.sum())} "
+                f"row(s) ({days}); no prediction made"
             )
         import xgboost as xgb
 
@@ -117,45 +94,35 @@ class LoadedModel:
         return self.booster.predict(matrix)
 
 
-def latest_model_version(mr: Any, name: str) -> int:
-    """Return the newest registered version of a model (by number, never a hard-coded 1)."""
-    models = mr.get_models(name)
-    if not models:
-        raise LookupError(f"no model named {name!r} in the registry: run the training pipeline first")
-    return max(int(m.version) for m in models)
-
-
 def load_model(
     mr: Any, name: str, version: int | None = None, expected_sha256: dict[str, str] | None = None
 ) -> LoadedModel:
-    """Download, verify and load a model version (the newest when ``version`` is None).
+    """Download a version (default: the newest), check ``expected_sha256`` (file -> sha256) and load it.
 
-    ``expected_sha256`` (file -> sha256 recorded at registration) is checked after the download,
-    on any backend; the embedded registry also checks its own record in ``download()``.
-
-    Raises:
-        ModelIntegrityError: If a registered file is missing or changed (a RuntimeError).
+    Raises ModelIntegrityError (a RuntimeError) when a registered file is missing or changed.
     """
     import xgboost as xgb
 
-    version = version if version is not None else latest_model_version(mr, name)
+    if version is None:
+        if not (models := mr.get_models(name)):
+            raise LookupError(f"no model named {name!r} in the registry: run the training pipeline first")
+        version = max(int(m.version) for m in models)
     meta = mr.get_model(name, version=version)
     if meta is None:
         raise LookupError(f"model {name!r} has no version {version}")
     # A private temporary folder, removed once the files are read: loads leave no copies behind.
     with tempfile.TemporaryDirectory(prefix="model-load-") as tmp:
         folder = Path(meta.download(tmp))
-        if expected_sha256:
-            found = file_hashes(folder)
-            problems = [
-                f"{file}: {'missing' if file not in found else 'sha256 differs from registration'}"
-                for file, digest in sorted(expected_sha256.items())
-                if found.get(file) != digest
-            ]
-            if problems:
-                raise ModelIntegrityError(
-                    f"model {name} version {version} failed its integrity check: " + "; ".join(problems)
-                )
+        found = file_hashes(folder) if expected_sha256 else {}
+        problems = [
+            f"{file}: {'missing' if file not in found else 'sha256 differs from registration'}"
+            for file, digest in sorted((expected_sha256 or {}).items())
+            if found.get(file) != digest
+        ]
+        if problems:
+            raise ModelIntegrityError(
+                f"model {name} version {version} failed its integrity check: " + "; ".join(problems)
+            )
         booster = xgb.Booster()
         booster.load_model(folder / MODEL_FILE)
         names = booster.feature_names or json.loads((folder / "features.json").read_text())
@@ -165,34 +132,23 @@ def load_model(
 
 
 def fill_lags(row: dict[str, Any], history: pd.Series, target: pd.Timestamp) -> dict[str, Any]:
-    """Fill a row's missing lag features (any feature version) from a PM2.5 history (observed and predicted).
-
-    The ``LAG_FEATURES`` are always filled; lags of later feature versions when the row has them.
-    """
-    lags = lag_features_from_history(history, target=target, version=max(LAG_FEATURES_BY_VERSION))
-    out = dict(row)
-    for name in ALL_LAG_FEATURES:
-        if name not in LAG_FEATURES and name not in out:
-            continue
-        value = out.get(name)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            out[name] = lags[name]
-    return out
+    """Fill a row's missing lag features from a PM2.5 history (observed and predicted)."""
+    newest = max(air_quality.LAG_FEATURES_BY_VERSION)
+    lags = air_quality.lag_features_from_history(history, target=target, version=newest)
+    # LAG_FEATURES always; the lags of later feature versions only when the row has them.
+    wanted = [
+        name for name in air_quality.ALL_LAG_FEATURES if name in air_quality.LAG_FEATURES or name in row
+    ]
+    return {**row, **{name: lags[name] for name in wanted if pd.isna(row.get(name))}}
 
 
 def recursive_forecast(model: LoadedModel, features: pd.DataFrame, history: pd.Series) -> pd.DataFrame:
-    """Predict day by day, feeding each prediction into the next day's lag features.
-
-    ``features`` has a ``date`` column and the model's features for the days to forecast
-    (lags of future days are unknown, so they are NaN); ``history`` is observed PM2.5 by date.
-    """
+    """Predict day by day, each prediction filling the next day's lags (``history``: observed PM2.5)."""
     history = history.copy()
     rows = []
     for record in features.sort_values("date").to_dict("records"):
-        target = record["date"]
-        filled = fill_lags(record, history[history.index < target], target)
+        filled = fill_lags(record, history[history.index < record["date"]], record["date"])
         prediction = float(model.predict(pd.DataFrame([filled]))[0])
-        history.loc[target] = prediction
-        history = history.sort_index()
+        history.loc[record["date"]] = prediction
         rows.append({**filled, "predicted_pm25": max(prediction, 0.0)})
     return pd.DataFrame(rows)

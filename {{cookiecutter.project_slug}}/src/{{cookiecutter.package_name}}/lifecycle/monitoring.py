@@ -1,11 +1,4 @@
-"""Monitoring: predictions next to outcomes per model version, and feature drift (PSI).
-
-The ``monitoring`` feature group keeps, per location, day and model version, the one-day-ahead
-prediction, the PM2.5 observed that day, the error and the role the model had when the outcome
-arrived (production, shadow or pinned). Rows are written once, by the inference pipeline, when
-the observation is in: later re-scoring never rewrites history. Drift compares the latest week's
-features with the model's training data by the population stability index (PSI).
-"""
+"""Monitoring: one-day-ahead predictions next to outcomes per model version and role, feature drift (PSI)."""
 
 from __future__ import annotations
 
@@ -16,10 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..catalog import FEATURES_VERSION, LABEL, feature_groups, location_rows, predictions_group
+from ..catalog import LABEL, feature_groups, location_rows, predictions_group
 
-MONITORING_FG = "monitoring"
-MONITORING_VERSION = 1
 MONITORING_KEYS = ["location", "date", "model_name", "model_version"]
 PSI_SMOOTHING = 0.5  # added to every bin's count (Jeffreys): a week of 7 values has empty bins by chance
 DRIFT_DAYS = 7
@@ -36,8 +27,8 @@ HINDCAST_COLUMNS = ["date", "model_version", "predicted_pm25", "actual_pm25"]
 def monitoring_group(fs: Any) -> Any:
     """Return the monitoring feature group, creating it on first use."""
     return fs.get_or_create_feature_group(
-        name=MONITORING_FG,
-        version=MONITORING_VERSION,
+        name="monitoring",
+        version=1,
         description="One-day-ahead PM2.5 predictions with the observed outcome, per model version and role",
         primary_key=MONITORING_KEYS,
         event_time="date",
@@ -54,71 +45,45 @@ def outcome_rows(
 ) -> pd.DataFrame:
     """Return new monitoring rows: one-day-ahead predictions of the versions in ``roles`` with their outcome.
 
-    Args:
-        predictions: Rows of the predictions feature group.
-        actuals: ``date`` and ``actual_pm25`` (observed PM2.5).
-        roles: Model version -> its role now (only these versions are recorded).
-        recorded_at: When the rows are written.
-        known: Rows already in the monitoring group: their (date, model_name, model_version) are
-            left out, so the first recorded outcome of a day stays.
+    Days already in ``known`` (monitoring rows) are left out: the first recorded outcome of a day stays.
     """
-    if predictions.empty or actuals.empty or not roles:
+    if predictions.empty or actuals.empty:
         return pd.DataFrame(columns=OUTCOME_COLUMNS)
     mine = predictions[(predictions["horizon_days"] == 1) & predictions["model_version"].isin(list(roles))]
     joined = mine.merge(actuals[["date", "actual_pm25"]].dropna(), on="date", how="inner")
     if known is not None and not known.empty:
-        seen = known[["date", "model_name", "model_version"]].assign(_seen=True)
-        joined = joined.merge(seen, on=["date", "model_name", "model_version"], how="left")
-        joined = joined[joined["_seen"].isna()].drop(columns="_seen")
-    if joined.empty:
-        return pd.DataFrame(columns=OUTCOME_COLUMNS)
+        keys = ["date", "model_name", "model_version"]
+        joined = joined[~joined.set_index(keys).index.isin(known.set_index(keys).index)]
     out = joined.assign(
         role=joined["model_version"].map(roles).astype("object"),
         abs_error=(joined["predicted_pm25"] - joined["actual_pm25"]).abs().astype("float64"),
         recorded_at=recorded_at,
-    )
-    out["model_version"] = out["model_version"].astype("int64")
-    out["feature_view_version"] = out["feature_view_version"].astype("int64")
+    ).astype({"model_version": "int64", "feature_view_version": "int64"})
     return out[OUTCOME_COLUMNS].sort_values(["date", "model_version"], ignore_index=True)
 
 
 def record_outcomes(
-    fs: Any,
-    location: str,
-    model_name: str,
-    roles: dict[int, str],
-    now: pd.Timestamp,
-    features_version: int = FEATURES_VERSION,
+    fs: Any, location: str, model_name: str, roles: dict[int, str], now: pd.Timestamp, features_version: int
 ) -> int:
-    """Write the outcomes that arrived since the last run for the served versions; return the row count.
-
-    Observed PM2.5 is read from ``air_quality`` v``features_version``.
-    """
+    """Write the outcomes that arrived since the last run for the served versions; return the row count."""
     group = monitoring_group(fs)
     predictions = location_rows(predictions_group(fs), location)
     if predictions.empty:
         return 0
-    actuals = observed_pm25(fs, location, features_version)
-    if actuals.empty:
-        return 0
     mine = predictions[predictions["model_name"] == model_name]
+    actuals = observed_pm25(fs, location, features_version)
     rows = outcome_rows(mine, actuals, roles, now, known=location_rows(group, location))
-    if rows.empty:
-        return 0
-    group.insert(rows)
+    if not rows.empty:
+        group.insert(rows)
     return len(rows)
 
 
-def observed_pm25(fs: Any, location: str, features_version: int = FEATURES_VERSION) -> pd.DataFrame:
-    """Return ``date`` and ``actual_pm25`` of one location from ``air_quality`` v``features_version``.
-
-    Every feature version holds the same label, so any version in use gives the same outcomes.
-    """
-    _, air_quality = feature_groups(fs, features_version)
-    rows = location_rows(air_quality, location)
+def observed_pm25(fs: Any, location: str, features_version: int) -> pd.DataFrame:
+    """Return ``date`` and ``actual_pm25`` of one location (every feature version holds the same label)."""
+    rows = location_rows(feature_groups(fs, features_version)[1], location)
     if rows.empty:
         return pd.DataFrame(columns=["date", "actual_pm25"])
-    return rows[["date", LABEL]].rename(columns={LABEL: "actual_pm25"})
+    return rows[["date", LABEL]].dropna().rename(columns={LABEL: "actual_pm25"})
 
 
 def monitoring_rows(fs: Any, location: str, model_name: str) -> pd.DataFrame:
@@ -126,8 +91,7 @@ def monitoring_rows(fs: Any, location: str, model_name: str) -> pd.DataFrame:
     rows = location_rows(monitoring_group(fs), location)
     if rows.empty:
         return rows
-    rows = rows[rows["model_name"] == model_name]
-    return rows.sort_values(["date", "model_version"], ignore_index=True)
+    return rows[rows["model_name"] == model_name].sort_values(["date", "model_version"], ignore_index=True)
 
 
 def live_days(rows: pd.DataFrame, version: int, role: str, since: dt.date) -> pd.DataFrame:
@@ -140,21 +104,17 @@ def live_days(rows: pd.DataFrame, version: int, role: str, since: dt.date) -> pd
 
 
 def accuracy_over_time(rows: pd.DataFrame, window: int = 7) -> pd.DataFrame:
-    """Return per model version and date the absolute error and its rolling mean over ``window`` days.
-
-    Columns: ``date``, ``model_version``, ``role``, ``abs_error``, ``rolling_mae``, ``series``
-    (a label such as ``v2 (shadow)`` for plots).
-    """
+    """Return per version and date the absolute error, its rolling mean over ``window`` days and a label."""
     columns = ["date", "model_version", "role", "abs_error", "rolling_mae", "series"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    parts = []
-    for version, part in rows.sort_values("date").groupby("model_version"):
-        part = part.drop_duplicates("date")
-        rolling = part.set_index("date")["abs_error"].rolling(f"{window}D", min_periods=1).mean()
-        series = f"v{int(version)} ({part['role'].iloc[-1]})"
-        parts.append(part.assign(model_version=int(version), rolling_mae=rolling.to_numpy(), series=series))
-    return pd.concat(parts, ignore_index=True)[columns]
+    rows = rows.sort_values(["model_version", "date"]).drop_duplicates(["model_version", "date"])
+    rows = rows.astype({"model_version": "int64"})
+    by_version = rows.set_index("date").groupby("model_version")
+    rolling = by_version["abs_error"].rolling(f"{window}D", min_periods=1).mean()
+    last_role = rows.groupby("model_version")["role"].transform("last").astype(str)
+    series = "v" + rows["model_version"].astype(str) + " (" + last_role + ")"  # e.g. "v2 (shadow)"
+    return rows.assign(rolling_mae=rolling.to_numpy(), series=series)[columns].reset_index(drop=True)
 
 
 def accuracy_by_version(rows: pd.DataFrame, recent_days: int = 7) -> pd.DataFrame:
@@ -163,75 +123,51 @@ def accuracy_by_version(rows: pd.DataFrame, recent_days: int = 7) -> pd.DataFram
     if rows.empty:
         return pd.DataFrame(columns=columns)
     out = []
-    for version, part in rows.groupby("model_version"):
-        part = part.dropna(subset=["abs_error"])
-        last = part["date"].max()
-        recent = part[part["date"] > last - pd.Timedelta(days=recent_days)]
-        out.append(
-            {
-                "version": int(version),
-                "roles": ", ".join(dict.fromkeys(part["role"].astype(str))),
-                "days": len(part),
-                "first": part["date"].min().date().isoformat(),
-                "last": last.date().isoformat(),
-                "mae": float(part["abs_error"].mean()),
-                f"mae_last_{recent_days}d": float(recent["abs_error"].mean()),
-            }
-        )
+    for version, part in rows.dropna(subset=["abs_error"]).groupby("model_version"):
+        dates, errors = part["date"], part["abs_error"]
+        recent = errors[dates > dates.max() - pd.Timedelta(days=recent_days)]
+        roles = ", ".join(dict.fromkeys(part["role"].astype(str)))
+        span = [day.date().isoformat() for day in (dates.min(), dates.max())]
+        out.append([int(version), roles, len(part), *span, float(errors.mean()), float(recent.mean())])
     return pd.DataFrame(out, columns=columns)
 
 
 def psi(expected: Any, actual: Any, bins: int = 10, smoothing: float = PSI_SMOOTHING) -> float:
     """Return the population stability index of ``actual`` against ``expected``.
 
-    Bins are the quantiles of ``expected`` (repeated edges merge, so a feature with few distinct
-    values gets fewer bins; a value on an edge goes to the lower bin; a bin empty on both sides
-    is dropped). Each bin's share is
-    ``(count + smoothing) / (n + smoothing * bins)`` and ``PSI = sum((a - e) * ln(a / e))``.
-    Smoothing keeps a small sample (a week is 7 values) from reading an empty bin as infinite
-    drift; with ``smoothing=0`` an empty bin makes PSI infinite. NaNs are ignored; the result
-    is NaN when either side has no values.
+    Bins are the quantiles of ``expected`` (repeated edges merge; a bin empty on both sides is dropped);
+    a bin's share is ``(count + smoothing) / (n + smoothing * bins)``, so a week's empty bin is not
+    infinite drift (with ``smoothing=0`` it is). NaNs are ignored; NaN when either side is empty.
     """
     if bins < 2:
         raise ValueError(f"bins must be at least 2, got {bins}")
     if smoothing < 0:
         raise ValueError(f"smoothing must be >= 0, got {smoothing}")
-    e = np.asarray(expected, dtype="float64")
-    a = np.asarray(actual, dtype="float64")
+    e, a = (np.asarray(values, dtype="float64") for values in (expected, actual))
     e, a = e[~np.isnan(e)], a[~np.isnan(a)]
     if e.size == 0 or a.size == 0:
         return math.nan
     inner = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1))[1:-1])
-    e_counts = np.bincount(np.searchsorted(inner, e, side="left"), minlength=inner.size + 1)
-    a_counts = np.bincount(np.searchsorted(inner, a, side="left"), minlength=inner.size + 1)
-    used = (e_counts + a_counts) > 0  # a bin empty on both sides says nothing
-    e_counts, a_counts = e_counts[used], a_counts[used]
-    k = int(used.sum())
-    e_share = (e_counts + smoothing) / (e.size + smoothing * k)
-    a_share = (a_counts + smoothing) / (a.size + smoothing * k)
-    if (e_share == 0).any() or (a_share == 0).any():
+    counts = np.array([np.bincount(np.searchsorted(inner, x), minlength=inner.size + 1) for x in (e, a)])
+    counts = counts[:, counts.sum(axis=0) > 0]
+    shares = (counts + smoothing) / (np.array([[e.size], [a.size]]) + smoothing * counts.shape[1])
+    if not shares.all():
         return math.inf
-    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
+    return float(np.sum((shares[1] - shares[0]) * np.log(shares[1] / shares[0])))
 
 
 def drift_table(
     expected: pd.DataFrame, actual: pd.DataFrame, features: list[str], bins: int, threshold: float
 ) -> pd.DataFrame:
     """Return PSI per feature of ``actual`` against ``expected`` and whether it reaches ``threshold``."""
-    rows = []
-    for name in features:
-        if name not in expected.columns or name not in actual.columns:
-            continue
-        value = psi(expected[name], actual[name], bins=bins)
-        rows.append({"feature": name, "psi": value, "drift": bool(value >= threshold)})
-    return pd.DataFrame(rows, columns=["feature", "psi", "drift"])
+    present = [name for name in features if name in expected.columns and name in actual.columns]
+    scores = [(name, psi(expected[name], actual[name], bins=bins)) for name in present]
+    table = pd.DataFrame(scores, columns=["feature", "psi"])
+    return table.assign(drift=table["psi"] >= threshold)
 
 
 def same_season(reference: pd.DataFrame, dates: Any, days: int = SEASON_DAYS) -> pd.DataFrame:
-    """Return the rows of ``reference`` within ``days`` days of the year of any of ``dates``.
-
-    Distances wrap around the new year (31 December is one day from 1 January).
-    """
+    """Return the rows of ``reference`` within ``days`` days of the year of any of ``dates`` (wrapping)."""
     if reference.empty or len(dates) == 0:
         return reference
     ref = pd.to_datetime(reference["date"], utc=True).dt.dayofyear.to_numpy()
@@ -241,42 +177,25 @@ def same_season(reference: pd.DataFrame, dates: Any, days: int = SEASON_DAYS) ->
 
 
 def typical_psi(reference: pd.DataFrame, name: str, days: int, bins: int) -> float:
-    """Return the largest PSI of any run of ``days`` consecutive days of ``reference`` against all of it.
-
-    This is how far a week of the reference data is from the reference by chance; NaN when the
-    reference holds no such run.
-    """
+    """Return the largest PSI of any ``days`` consecutive days of ``reference`` against all of it (or NaN)."""
     ordered = reference.sort_values("date", ignore_index=True)
     dates = pd.to_datetime(ordered["date"], utc=True)
-    span = (dates.shift(-(days - 1)) - dates).dt.days.to_numpy()
-    starts = np.flatnonzero(span == days - 1)
+    starts = np.flatnonzero((dates.shift(-(days - 1)) - dates).dt.days.to_numpy() == days - 1)
     values = ordered[name].to_numpy(dtype="float64")
-    scores = [psi(values, values[i : i + days], bins=bins) for i in starts]
-    return max(scores, default=math.nan)
+    return max((psi(values, values[i : i + days], bins=bins) for i in starts), default=math.nan)
 
 
 def feature_drift(
     model: Any, location: str, today: dt.date, bins: int, threshold: float, days: int = DRIFT_DAYS
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return PSI per feature of the latest ``days`` observed days against the same season in training.
-
-    Both sides come from the model's own feature view version: the training split of its
-    training dataset, and batch data of ``location`` for ``today - days + 1`` .. ``today``. Like
-    is compared with like: the reference is the training days within SEASON_DAYS of the same
-    days of the year (a winter week against all seasons always looks drifted), and the calendar
-    features are left out (a week of ``day_of_year`` is never distributed like a year of it).
-
-    Returns:
-        The drift table and a description (model version, feature view, rows on each side).
-    """
+    """Return PSI per feature of the latest ``days`` days against the same season of the training split."""
     fv = model.scoring_view()
     x_train, _, _, _ = fv.get_train_test_split(model.meta.training_dataset_version, primary_key=True)
-    if "location" in x_train.columns:
-        x_train = x_train[x_train["location"] == location]
+    x_train = x_train[x_train["location"] == location]
     end = pd.Timestamp(today, tz="UTC") + pd.Timedelta(days=1)
     recent = fv.get_batch_data(start_time=end - pd.Timedelta(days=days), end_time=end, primary_key=True)
-    recent = recent[recent["location"] == location] if "location" in recent.columns else recent
-    reference = same_season(x_train, recent["date"]) if "date" in recent.columns else x_train
+    recent = recent[recent["location"] == location]
+    reference = same_season(x_train, recent["date"])
     features = [name for name in model.feature_names if name not in CALENDAR_FEATURES]
     table = drift_table(reference, recent, features, bins, threshold)
     # A week of autocorrelated weather is far from a season of it by chance alone: drift is a PSI
@@ -294,24 +213,13 @@ def feature_drift(
     return table, info
 
 
-def hindcast(
-    project: Any,
-    location: str,
-    model_name: str,
-    days: int = HINDCAST_DAYS,
-    features_version: int = FEATURES_VERSION,
-) -> pd.DataFrame:
-    """Return one-day-ahead predictions next to the observed PM2.5, per date and model version.
-
-    Observed PM2.5 comes from ``air_quality`` v``features_version``.
-    """
+def hindcast(project: Any, location: str, model_name: str, features_version: int) -> pd.DataFrame:
+    """Return the last HINDCAST_DAYS days' one-day-ahead predictions next to the observed PM2.5."""
     fs = project.get_feature_store()
     stored = location_rows(predictions_group(fs), location)
     if stored.empty:
         return pd.DataFrame(columns=HINDCAST_COLUMNS)
     stored = stored[(stored["model_name"] == model_name) & (stored["horizon_days"] == 1)]
-    actual = observed_pm25(fs, location, features_version)
-    joined = stored.merge(actual, on="date", how="inner").dropna(subset=["actual_pm25"])
-    if not joined.empty:
-        joined = joined[joined["date"] >= joined["date"].max() - pd.Timedelta(days=days - 1)]
+    joined = stored.merge(observed_pm25(fs, location, features_version), on="date")
+    joined = joined[joined["date"] > joined["date"].max() - pd.Timedelta(days=HINDCAST_DAYS)]
     return joined[HINDCAST_COLUMNS].sort_values(["date", "model_version"], ignore_index=True)
