@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 LAG_FEATURES = ["pm25_lag_1", "pm25_lag_2", "pm25_roll_mean_7"]
@@ -15,17 +13,40 @@ ROLL_DAYS = 7
 # A weekly mean from fewer days would lean on whichever weekdays happen to be present.
 ROLL_MIN_DAYS = 4
 
-_DAY = pd.Timedelta(days=1)
-
 
 def lag_feature_names(version: int = 1) -> list[str]:
     """Return the lag features of ``air_quality`` version ``version``."""
-    try:
-        return list(LAG_FEATURES_BY_VERSION[version])
-    except KeyError:
-        raise ValueError(
-            f"unknown air_quality feature version {version}: known {sorted(LAG_FEATURES_BY_VERSION)}"
-        ) from None
+    if version not in LAG_FEATURES_BY_VERSION:
+        known = sorted(LAG_FEATURES_BY_VERSION)
+        raise ValueError(f"unknown air_quality feature version {version}: known {known}")
+    return list(LAG_FEATURES_BY_VERSION[version])
+
+
+def utc_days(values: pd.Series) -> pd.Series:
+    """Return ``values`` as datetime64[ns, UTC] at midnight (naive values are taken as UTC)."""
+    return pd.to_datetime(values, utc=True).dt.normalize().astype("datetime64[ns, UTC]")
+
+
+def daily_dates(frame: pd.DataFrame, columns: list[str], what: str) -> pd.Series:
+    """Return the UTC days of ``frame`` after checking it has ``date`` and ``columns`` and one row a day."""
+    missing = [c for c in ("date", *columns) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} frame is missing column(s): {', '.join(missing)}")
+    dates = utc_days(frame["date"])
+    if dates.duplicated().any():
+        duplicated = sorted({d.date().isoformat() for d in dates[dates.duplicated()]})
+        raise ValueError(f"{what} frame has more than one row for day(s): {', '.join(duplicated[:5])}")
+    return dates
+
+
+def _lags(pm25: pd.Series) -> pd.DataFrame:
+    """Return every lag feature of each day of ``pm25``, a series on sorted UTC days."""
+    calendar = pm25.asfreq("D")  # every calendar day: shifting by one row is shifting by one day
+    before = calendar.shift(1)
+    week = before.rolling(ROLL_DAYS, min_periods=ROLL_MIN_DAYS)
+    lags = {"pm25_lag_1": before, "pm25_lag_2": calendar.shift(2)}
+    lags.update(pm25_roll_mean_7=week.mean(), pm25_roll_max_7=week.max())
+    return pd.DataFrame(lags, dtype="float64").reindex(pm25.index)
 
 
 def air_quality_features(daily: pd.DataFrame, location_key: str, version: int = 1) -> pd.DataFrame:
@@ -37,35 +58,11 @@ def air_quality_features(daily: pd.DataFrame, location_key: str, version: int = 
     ``pm25_roll_max_7``, the maximum of the same 7 days under the same rule.
     """
     names = lag_feature_names(version)
-    missing = [c for c in ("date", "pm25") if c not in daily.columns]
-    if missing:
-        raise ValueError(f"PM2.5 frame is missing column(s): {', '.join(missing)}")
-    dates = _utc_days(daily["date"])
-    if dates.duplicated().any():
-        duplicated = sorted({d.date().isoformat() for d in dates[dates.duplicated()]})
-        raise ValueError(f"PM2.5 frame has more than one row for day(s): {', '.join(duplicated[:5])}")
-    pm25 = pd.Series(daily["pm25"].astype("float64").to_numpy(), index=pd.DatetimeIndex(dates)).sort_index()
-
-    out = pd.DataFrame({"location": location_key, "date": pm25.index, "pm25": pm25.to_numpy()})
-    out["location"] = out["location"].astype("object")
-    if pm25.empty:
-        for name in names:
-            out[name] = pd.Series([], dtype="float64")
-        return out
-    # Reindex on every calendar day so that shifting by one row means shifting by one day.
-    calendar = pm25.reindex(pd.date_range(pm25.index[0], pm25.index[-1], freq="D"))
-    before = calendar.shift(1)
-    lags = pd.DataFrame(
-        {
-            "pm25_lag_1": before,
-            "pm25_lag_2": calendar.shift(2),
-            "pm25_roll_mean_7": before.rolling(ROLL_DAYS, min_periods=ROLL_MIN_DAYS).mean(),
-            "pm25_roll_max_7": before.rolling(ROLL_DAYS, min_periods=ROLL_MIN_DAYS).max(),
-        }
-    ).reindex(pm25.index)
-    for name in names:
-        out[name] = lags[name].to_numpy(dtype="float64")
-    return out
+    dates = pd.DatetimeIndex(daily_dates(daily, ["pm25"], "PM2.5"))
+    pm25 = pd.Series(daily["pm25"].astype("float64").to_numpy(), index=dates).sort_index()
+    out = pd.DataFrame({"location": pd.Series(location_key, index=pm25.index, dtype="object"), "pm25": pm25})
+    out = out.join(_lags(pm25)[names]).rename_axis("date").reset_index()
+    return out[["location", "date", "pm25", *names]]
 
 
 def lag_features_from_history(
@@ -75,46 +72,24 @@ def lag_features_from_history(
 
     ``history`` holds PM2.5 indexed by UTC midnight dates before the target day; observed and
     already-predicted values can be mixed, which is how multi-day forecasts are built recursively.
-    Definitions match ``air_quality_features`` exactly.
     """
-    index = pd.DatetimeIndex(_utc_days(pd.Series(history.index)))
+    index = pd.DatetimeIndex(utc_days(pd.Series(history.index)))
     if index.has_duplicates:
         raise ValueError("history has more than one value for a day")
+    if target is None and index.empty:
+        raise ValueError("history is empty: pass target to say which day the features are for")
+    day = index.max() + pd.Timedelta(days=1) if target is None else utc_days(pd.Series([target])).iloc[0]
     values = pd.Series(history.to_numpy(dtype="float64"), index=index)
-    if target is None:
-        if values.empty:
-            raise ValueError("history is empty: pass target to say which day the features are for")
-        day = values.index.max() + _DAY
-    else:
-        day = _utc_days(pd.Series([target])).iloc[0]
-    values = values[values.index < day]
-
-    def value_on(when: pd.Timestamp) -> float:
-        found = values.get(when)
-        return math.nan if found is None else float(found)
-
-    window = values[values.index >= day - ROLL_DAYS * _DAY].dropna()
-    enough = len(window) >= ROLL_MIN_DAYS
-    lags = {
-        "pm25_lag_1": value_on(day - _DAY),
-        "pm25_lag_2": value_on(day - 2 * _DAY),
-        "pm25_roll_mean_7": float(window.mean()) if enough else math.nan,
-        "pm25_roll_max_7": float(window.max()) if enough else math.nan,
-    }
-    return {name: lags[name] for name in lag_feature_names(version)}
+    # The target day and the week before it, the same definitions as ``air_quality_features``.
+    row = _lags(values.reindex(pd.date_range(end=day, periods=ROLL_DAYS + 1, freq="D"))).iloc[-1]
+    return {name: float(row[name]) for name in lag_feature_names(version)}
 
 
 def calendar_features(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``df`` with ``day_of_week`` (0 = Monday) and ``day_of_year`` as float64."""
     if "date" not in df.columns:
         raise ValueError("frame is missing column: date")
-    dates = _utc_days(df["date"])
-    out = df.copy()
-    out["day_of_week"] = dates.dt.dayofweek.astype("float64")
-    out["day_of_year"] = dates.dt.dayofyear.astype("float64")
-    return out
-
-
-def _utc_days(values: pd.Series) -> pd.Series:
-    """Return ``values`` as datetime64[ns, UTC] at midnight (naive values are taken as UTC)."""
-    return pd.to_datetime(values, utc=True).dt.normalize().astype("datetime64[ns, UTC]")
+    dates = utc_days(df["date"])
+    return df.assign(
+        day_of_week=dates.dt.dayofweek.astype("float64"), day_of_year=dates.dt.dayofyear.astype("float64")
+    )

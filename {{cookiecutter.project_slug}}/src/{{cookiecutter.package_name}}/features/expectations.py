@@ -1,26 +1,15 @@
 """Expectation suites of the feature groups: the rules every batch must pass before it is stored.
 
-The rules are data, in Great Expectations' JSON shape, so the same suite runs in two places:
-
-- attached to each feature group (``fg.save_expectation_suite``): Hopsworks runs it with Great
-  Expectations on every insert, the embedded store with its own evaluator
-  (``local_hopsworks.expectations``);
-- before the feature pipeline writes anything (``check_batches``): both batches of a run are checked
-  first, so a bad batch never leaves the other one written alone.
-
-The policy is ``strict``: a failing batch is refused whole and nothing is written. The one rule
-that depends on the clock ("no event time in the future") uses the temporal suite parameter
-``now() + timedelta(days=N)``. Great Expectations resolves ``now()`` to a naive local time that
-it cannot compare with UTC event times, so that rule is left out of the suite attached on
-Hopsworks and enforced by ``check_batches`` on both backends.
+The rules are data in Great Expectations' JSON shape. Each suite is attached to its feature group
+(Hopsworks runs it with Great Expectations on insert, the embedded store with its own evaluator) and
+``check_batches`` runs it on every batch of a run before anything is written. Policy strict: a
+failing batch is refused whole.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -33,112 +22,76 @@ log = logging.getLogger(__name__)
 POLICY = "strict"
 # Physical bounds: far outside anything measured, so only broken data trips them.
 MAX_PM25 = 1000.0  # µg/m³; the worst daily means on record are a few hundred
-TEMPERATURE_C = (-90.0, 60.0)  # the records are -89.2 and 56.7 °C
-MAX_PRECIPITATION_MM = 2000.0  # per day; the record is 1825 mm
-MAX_WIND_KMH = 500.0  # the highest gust on record is 408 km/h
 FORECAST_HORIZON_DAYS = 16  # Open-Meteo forecasts at most 16 days ahead
 FUTURE_ALLOWANCE_DAYS = 1  # clock skew and time zones
-
-
-def not_null(column: str) -> dict[str, Any]:
-    return {"expectation_type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}}
-
-
-def between(column: str, low: float | None, high: float | None) -> dict[str, Any]:
-    return {
-        "expectation_type": "expect_column_values_to_be_between",
-        "kwargs": {"column": column, "min_value": low, "max_value": high, "mostly": 1.0},
-    }
-
-
-def of_type(column: str, type_: str) -> dict[str, Any]:
-    return {
-        "expectation_type": "expect_column_values_to_be_of_type",
-        "kwargs": {"column": column, "type_": type_},
-    }
-
-
-def unique(columns: list[str]) -> dict[str, Any]:
-    return {
-        "expectation_type": "expect_compound_columns_to_be_unique",
-        "kwargs": {"column_list": list(columns)},
-    }
-
-
-def not_after_now(column: str, days: int) -> dict[str, Any]:
-    """No event time later than now + ``days`` (a temporal suite parameter, resolved at validation)."""
-    return {
-        "expectation_type": "expect_column_max_to_be_between",
-        "kwargs": {"column": column, "max_value": {"$PARAMETER": f"now() + timedelta(days={days})"}},
-    }
-
-
 # Weather columns and their physical bounds (each is also non-null and float64).
-_WEATHER_BOUNDS = {
-    "temperature_2m_mean": TEMPERATURE_C,
-    "precipitation_sum": (0.0, MAX_PRECIPITATION_MM),
-    "wind_speed_10m_max": (0.0, MAX_WIND_KMH),
+WEATHER_BOUNDS = {
+    "temperature_2m_mean": (-90.0, 60.0),  # the records are -89.2 and 56.7 °C
+    "precipitation_sum": (0.0, 2000.0),  # mm per day; the record is 1825 mm
+    "wind_speed_10m_max": (0.0, 500.0),  # km/h; the highest gust on record is 408 km/h
     "wind_direction_10m_dominant": (0.0, 360.0),
     "wind_dir_sin": (-1.0, 1.0),
     "wind_dir_cos": (-1.0, 1.0),
     "day_of_week": (0.0, 6.0),
     "day_of_year": (1.0, 366.0),
 }
+SUITES = ("weather", "air_quality", "predictions")
 
 
-def _weather(version: int) -> list[dict[str, Any]]:
+def _rule(kind: str, **kwargs: Any) -> dict[str, Any]:
+    return {"expectation_type": f"expect_{kind}", "kwargs": kwargs}
+
+
+def not_after_now(column: str, days: int) -> dict[str, Any]:
+    """No event time later than now + ``days`` (a temporal suite parameter, resolved at validation).
+
+    Great Expectations resolves ``now()`` to a naive local time it cannot compare with UTC event
+    times, so this rule is left out of the suite attached on Hopsworks (see ``is_portable``) and
+    enforced by ``check_batches`` on both backends.
+    """
+    return _rule(
+        "column_max_to_be_between", column=column, max_value={"$PARAMETER": f"now() + timedelta(days={days})"}
+    )
+
+
+def _group_rules(
+    keys: list[str], values: list[str], floats: list[str], bounds: dict[str, Any], future_days: int
+) -> list[dict[str, Any]]:
+    """Return a group's rules: keys and ``values`` non-null, ``floats`` float64, ``bounds``, unique keys."""
     return [
-        *[not_null(c) for c in ("location", "date", *_WEATHER_BOUNDS)],
-        *[of_type(c, "float64") for c in _WEATHER_BOUNDS],
-        *[between(c, low, high) for c, (low, high) in _WEATHER_BOUNDS.items()],
-        unique(["location", "date"]),
-        not_after_now("date", FORECAST_HORIZON_DAYS + FUTURE_ALLOWANCE_DAYS),
+        *[_rule("column_values_to_not_be_null", column=c) for c in (*keys, *values)],
+        *[_rule("column_values_to_be_of_type", column=c, type_="float64") for c in floats],
+        *[
+            _rule("column_values_to_be_between", column=c, min_value=low, max_value=high, mostly=1.0)
+            for c, (low, high) in bounds.items()
+        ],
+        _rule("compound_columns_to_be_unique", column_list=keys),
+        not_after_now("date", future_days),
     ]
-
-
-def _air_quality(version: int) -> list[dict[str, Any]]:
-    # A group version the feature code does not know (made by hand) is held to version 1's rules.
-    lags = LAG_FEATURES_BY_VERSION.get(version, LAG_FEATURES)
-    return [
-        *[not_null(c) for c in ("location", "date", "pm25")],
-        *[of_type(c, "float64") for c in ("pm25", *lags)],
-        # lags may be null (missing days), never out of range
-        *[between(c, 0.0, MAX_PM25) for c in ("pm25", *lags)],
-        unique(["location", "date"]),
-        not_after_now("date", FUTURE_ALLOWANCE_DAYS),  # observations, never forecasts
-    ]
-
-
-def _predictions(version: int) -> list[dict[str, Any]]:
-    keys = ["location", "date", "model_name", "model_version", "horizon_days"]
-    return [
-        *[not_null(c) for c in (*keys, "predicted_pm25")],
-        of_type("predicted_pm25", "float64"),
-        between("predicted_pm25", 0.0, MAX_PM25),
-        between("horizon_days", 1, FORECAST_HORIZON_DAYS),
-        between("model_version", 1, None),
-        unique(keys),
-        not_after_now("date", FORECAST_HORIZON_DAYS + FUTURE_ALLOWANCE_DAYS),
-    ]
-
-
-# The suite of each feature group, by group version.
-SUITES: dict[str, Callable[[int], list[dict[str, Any]]]] = {
-    "weather": _weather,
-    "air_quality": _air_quality,
-    "predictions": _predictions,
-}
 
 
 def expectations(name: str, version: int = 1) -> list[dict[str, Any]]:
-    """Return the expectations of feature group ``name`` v``version``.
-
-    Raises:
-        KeyError: If the group has no suite.
-    """
+    """Return the expectations of feature group ``name`` v``version`` (KeyError for a group without one)."""
     if name not in SUITES:
         raise KeyError(f"no expectation suite for feature group {name!r}; suites exist for {sorted(SUITES)}")
-    return copy.deepcopy(SUITES[name](version))
+    forecasts = FORECAST_HORIZON_DAYS + FUTURE_ALLOWANCE_DAYS
+    if name == "weather":
+        return _group_rules(
+            ["location", "date"], [*WEATHER_BOUNDS], [*WEATHER_BOUNDS], WEATHER_BOUNDS, forecasts
+        )
+    if name == "air_quality":
+        # A group version the feature code does not know (made by hand) is held to version 1's rules;
+        # lags may be null (missing days), never out of range; observations are never in the future.
+        values = ["pm25", *LAG_FEATURES_BY_VERSION.get(version, LAG_FEATURES)]
+        bounds = dict.fromkeys(values, (0.0, MAX_PM25))
+        return _group_rules(["location", "date"], ["pm25"], values, bounds, FUTURE_ALLOWANCE_DAYS)
+    keys = ["location", "date", "model_name", "model_version", "horizon_days"]
+    bounds = {
+        "predicted_pm25": (0.0, MAX_PM25),
+        "horizon_days": (1, FORECAST_HORIZON_DAYS),
+        "model_version": (1, None),
+    }
+    return _group_rules(keys, ["predicted_pm25"], ["predicted_pm25"], bounds, forecasts)
 
 
 def is_portable(expectation: dict[str, Any]) -> bool:
@@ -158,7 +111,7 @@ def suite(name: str, policy: str = POLICY, version: int = 1) -> dict[str, Any]:
 
 
 def hsfs_suite(name: str, policy: str = POLICY, version: int = 1) -> Any:
-    """Return the suite of ``name`` as an ``hsfs`` ``ExpectationSuite`` (needs the hopsworks extra).
+    """Return the portable rules of ``name`` as an ``hsfs`` ``ExpectationSuite`` (needs the hopsworks extra).
 
     hsfs takes ``run_validation`` and the policy from the suite object itself (the arguments of
     ``save_expectation_suite`` are ignored for hsfs suites), so both are set here.
@@ -167,17 +120,8 @@ def hsfs_suite(name: str, policy: str = POLICY, version: int = 1) -> Any:
     from hsfs.ge_expectation import GeExpectation
 
     data = suite(name, policy, version)
-    return ExpectationSuite(
-        expectation_suite_name=data["expectation_suite_name"],
-        expectations=[
-            GeExpectation(expectation_type=e["expectation_type"], kwargs=e["kwargs"], meta={})
-            for e in data["expectations"]
-            if is_portable(e)
-        ],
-        meta=data["meta"],
-        run_validation=True,
-        validation_ingestion_policy=policy.upper(),
-    )
+    rules = [e for e in data.pop("expectations") if is_portable(e)]
+    return ExpectationSuite(**data, expectations=[GeExpectation(**e, meta={}) for e in rules])
 
 
 def is_hopsworks(fg_or_fs: Any) -> bool:
@@ -186,40 +130,28 @@ def is_hopsworks(fg_or_fs: Any) -> bool:
 
 
 def suite_for(fs: Any, name: str, version: int = 1, policy: str = POLICY) -> Any:
-    """Return the suite of ``name`` v``version`` in the form ``fs`` takes: hsfs objects on Hopsworks,
-    data locally."""
+    """Return the suite of ``name`` v``version`` in the form ``fs`` takes (hsfs objects on Hopsworks)."""
     return hsfs_suite(name, policy, version) if is_hopsworks(fs) else suite(name, policy, version)
 
 
-def _signature(expectation_list: Iterable[Any]) -> list[str]:
-    def number(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: number(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [number(v) for v in value]
-        if isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        return value
-
-    out = []
-    for e in expectation_list:
-        etype = e["expectation_type"] if isinstance(e, dict) else e.expectation_type
-        kwargs = e["kwargs"] if isinstance(e, dict) else e.kwargs
-        out.append(json.dumps([etype, number(dict(kwargs))], sort_keys=True))
-    return sorted(out)
+def _signature(rules: list[Any]) -> list[str]:
+    """Return comparable rules: ints read as floats, as a suite read back from Hopsworks has them."""
+    pairs = [
+        (r["expectation_type"], r["kwargs"]) if isinstance(r, dict) else (r.expectation_type, r.kwargs)
+        for r in rules
+    ]
+    return sorted(
+        json.dumps(json.loads(json.dumps([t, dict(k)]), parse_int=float), sort_keys=True) for t, k in pairs
+    )
 
 
 def ensure_suite(fg: Any, policy: str = POLICY) -> bool:
-    """Attach the group's suite unless the attached one has the same rules and policy; return True if saved.
-
-    Groups created before suites existed, or with older rules, get the current ones.
-    """
+    """Attach the group's suite unless one with the same rules and policy is; return True if saved."""
     wanted = suite_for(fg, fg.name, fg.version, policy)
     current = fg.get_expectation_suite(ge_type=False)
     if current is not None:
-        same_rules = _signature(current.expectations) == _signature(
-            wanted.expectations if is_hopsworks(fg) else wanted["expectations"]
-        )
+        rules = wanted.expectations if is_hopsworks(fg) else wanted["expectations"]
+        same_rules = _signature(current.expectations) == _signature(rules)
         if same_rules and str(current.validation_ingestion_policy).upper() == policy.upper():
             return False
     fg.save_expectation_suite(
@@ -230,7 +162,7 @@ def ensure_suite(fg: Any, policy: str = POLICY) -> bool:
 
 
 def check_batches(batches: list[tuple[Any, pd.DataFrame]], now: Any = None) -> None:
-    """Check every batch of one run before any is written; refuse them all if one fails.
+    """Check every batch of a run (temporal rule included) before any is written; refuse all if one fails.
 
     A failing batch is recorded where its store keeps rejected data (the embedded store
     quarantines it; Hopsworks keeps the validation report).
@@ -241,15 +173,13 @@ def check_batches(batches: list[tuple[Any, pd.DataFrame]], now: Any = None) -> N
     problems, reports = [], {}
     for fg, df in batches:
         keys = list(fg.primary_key) + ([fg.event_time] if fg.event_time else [])
-        # Every rule, the temporal one included.
-        rules = expectations(fg.name, fg.version)
-        report = evaluate(df, rules, keys=keys, now=now, suite_name=f"{fg.name}_{fg.version}_suite")
-        reports[fg.name] = report
-        if report["success"]:
-            continue
-        where = _record_rejected(fg, df)
-        lines = "\n".join(f"  - {line}" for line in describe_failures(report))
-        problems.append(f"{fg.name} v{fg.version} ({len(df)} rows{where}):\n{lines}")
+        suite_name = f"{fg.name}_{fg.version}_suite"
+        report = reports[fg.name] = evaluate(
+            df, expectations(fg.name, fg.version), keys=keys, now=now, suite_name=suite_name
+        )
+        if not report["success"]:
+            lines = "\n".join(f"  - {line}" for line in describe_failures(report))
+            problems.append(f"{fg.name} v{fg.version} ({len(df)} rows{_record_rejected(fg, df)}):\n{lines}")
     if problems:
         raise ValidationError(
             "the batch failed validation and nothing was written (policy strict):\n" + "\n".join(problems),
@@ -258,6 +188,7 @@ def check_batches(batches: list[tuple[Any, pd.DataFrame]], now: Any = None) -> N
 
 
 def _record_rejected(fg: Any, df: pd.DataFrame) -> str:
+    """Record a refused batch with its store; return where, for the error message."""
     try:
         report = fg.validate(dataframe=df, save_report=True, ingestion_result="REJECTED", ge_type=False)
     except Exception as exc:  # recording is best effort: the refusal itself must still be raised

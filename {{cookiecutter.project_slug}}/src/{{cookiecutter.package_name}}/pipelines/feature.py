@@ -1,14 +1,8 @@
 """Feature pipeline: fetch weather and PM2.5, compute features, upsert the feature groups.
 
-One script for backfills and daily runs: without ``--start`` it continues from the day
-after the last stored PM2.5 observation (or backfills ``BACKFILL_DAYS`` on the first
-run), so a missed run catches up. Re-running a window rewrites the same rows (upsert on
-primary key + event time), which makes retries safe.
-
-Feature versions: ``--feature-version 2`` writes ``air_quality`` v2 (v1 plus ``pm25_roll_max_7``);
-every version shares ``weather`` v1. Without the option the pipeline writes every feature version
-a model may serve with (production, shadow and the rollback target; v1 when there is no model),
-so during an upgrade both versions stay fresh and a rollback finds current features.
+Without ``--start`` it continues from the day after the last stored observation (or backfills
+``BACKFILL_DAYS``), so a missed run catches up; re-running a window rewrites the same rows. It writes
+every air_quality version a model may serve with (v1 without a model); all of them share weather v1.
 """
 
 from __future__ import annotations
@@ -39,17 +33,9 @@ from ..store import connect, exclusive, get_secret
 
 log = logging.getLogger(__name__)
 OPEN_METEO_KEY_SECRET = "OPEN_METEO_API_KEY"  # noqa: S105 - the secret's name, not its value
-HISTORY_DAYS = 8  # lag features of the first new day need the 7 days before it
-# The lags of a day read the 7 days before it: a window changes the lags of the 7 days after it.
-DEPENDENT_DAYS = dt.timedelta(days=7)
-
-
-def default_start(air_quality: Any, location: str, today: dt.date, backfill_days: int) -> dt.date:
-    """Return the day after the last stored observation, or the backfill start on a first run."""
-    stored = location_rows(air_quality, location)
-    if stored.empty:
-        return today - dt.timedelta(days=backfill_days)
-    return stored["date"].max().date() + dt.timedelta(days=1)
+# The lags of a day read the 7 days before it: a window needs the 7 days before it and changes the
+# lags of the 7 days after it.
+LAG_DAYS = dt.timedelta(days=7)
 
 
 def run(
@@ -61,13 +47,10 @@ def run(
     source: Any = None,
     feature_versions: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Fetch, compute and store features for ``[start, end]`` plus the weather forecast.
+    """Fetch, compute and store features for ``[start, end]`` plus the weather forecast; return a summary.
 
     ``feature_versions`` are the air_quality versions to write (default: the ones in use); the
     default start is the earliest of their default starts, so a new version is backfilled.
-
-    Returns:
-        A summary: the window and the number of rows written to each feature group.
     """
     today = today or utc_today()
     end = end or today
@@ -79,58 +62,56 @@ def run(
         # A key for Open-Meteo's commercial API may live in the backend's secret store.
         key = get_secret(project, OPEN_METEO_KEY_SECRET) if name == "open-meteo" else None
         source = get_source(name, settings, api_key=key)
+    fs = project.get_feature_store()
     # The versions the production, shadow and rollback models read (or v1). A registry that cannot be
     # read fails the run: writing only v1 would silently starve a model serving from a later version.
-    in_use = feature_versions or aliases.feature_versions_in_use(
-        project.get_feature_store(), settings.model_name
+    versions = sorted(
+        set(
+            feature_versions or aliases.feature_versions_in_use(fs, settings.model_name) or [FEATURES_VERSION]
+        )
     )
-    versions = sorted(set(in_use or [FEATURES_VERSION]))
     # One feature run at a time reads history, computes lags and writes them: two interleaved runs
     # would compute lags from history the other has not written yet.
     with exclusive(settings, "feature-pipeline"):
-        return write_window(settings, project, source, versions, start, end, today)
+        return write_window(settings, fs, source, versions, start, end, today)
 
 
 def write_window(
     settings: Settings,
-    project: Any,
+    fs: Any,
     source: Any,
     versions: list[int],
     start: dt.date | None,
     end: dt.date,
     today: dt.date,
 ) -> dict[str, Any]:
-    """Fetch ``[start, end]``, compute its features and the lags of the days after it it changes; write."""
+    """Fetch ``[start, end]``, compute its features and the lags it changes after it, and write them."""
     location = settings.location
-    fs = project.get_feature_store()
     groups = {version: feature_groups(fs, version) for version in versions}
-    weather_fg = groups[versions[0]][0]  # every feature version shares weather v1
     aq_groups = {version: aq for version, (_, aq) in groups.items()}
-    start = start or min(
-        default_start(aq, location.key, today, settings.backfill_days) for aq in aq_groups.values()
-    )
-    forecast_end = today + dt.timedelta(days=settings.forecast_days)
-
+    if start is None:
+        backfill_start = today - dt.timedelta(days=settings.backfill_days)
+        stored = [location_rows(aq, location.key) for aq in aq_groups.values()]
+        start = min(
+            s["date"].max().date() + dt.timedelta(days=1) if len(s) else backfill_start for s in stored
+        )
     new_pm25 = pd.DataFrame()
     if start <= end:
         log.info("fetching PM2.5 for %s from %s to %s", location.name, start, end)
         new_pm25 = source.fetch_pm25(location, start, end)
     combined = pm25_history(list(aq_groups.values()), location.key, start, end, new_pm25)
     # The window's days, and the stored days after it whose lags read the window (a backfill).
-    first, last = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + DEPENDENT_DAYS, tz="UTC")
-    aq_batches = {}
-    for version in versions:
-        rows = air_quality_features(combined, location.key, version=version)
-        aq_batches[version] = rows[(rows["date"] >= first) & (rows["date"] <= last)]
+    window = (pd.Timestamp(start, tz="UTC"), pd.Timestamp(end + LAG_DAYS, tz="UTC"))
+    aq_batches = {v: air_quality_features(combined, location.key, version=v) for v in versions}
+    aq_batches = {v: rows[rows["date"].between(*window)] for v, rows in aq_batches.items()}
 
-    weather_start = min(start, today)
+    weather_start, forecast_end = min(start, today), today + dt.timedelta(days=settings.forecast_days)
     log.info("fetching weather for %s from %s to %s", location.name, weather_start, forecast_end)
-    weather_rows = calendar_features(
-        weather_features(source.fetch_weather(location, weather_start, forecast_end), location.key)
-    )
-
-    aq_writes = [(aq_groups[version], rows) for version, rows in aq_batches.items() if len(rows)]
-    write_checked([(weather_fg, weather_rows), *aq_writes])
+    raw_weather = source.fetch_weather(location, weather_start, forecast_end)
+    weather_rows = calendar_features(weather_features(raw_weather, location.key))
+    # Every feature version shares weather v1.
+    aq_writes = [(aq_groups[v], rows) for v, rows in aq_batches.items() if len(rows)]
+    write_checked([(groups[versions[0]][0], weather_rows), *aq_writes])
     return {
         "location": location.key,
         "start": start.isoformat(),
@@ -145,13 +126,9 @@ def write_window(
 def pm25_history(
     aq_groups: list[Any], location: str, start: dt.date, end: dt.date, new_pm25: pd.DataFrame
 ) -> pd.DataFrame:
-    """Return stored PM2.5 around ``[start, end]`` that lags read, with the new observations replacing it.
-
-    Stored days before ``start`` are the history of the window's lags; stored days after ``end``
-    (up to ``DEPENDENT_DAYS``) are the days whose lags the window changes.
-    """
-    history_start = pd.Timestamp(start - dt.timedelta(days=HISTORY_DAYS), tz="UTC")
-    after_end = pd.Timestamp(end + DEPENDENT_DAYS + dt.timedelta(days=1), tz="UTC")
+    """Return the stored PM2.5 the window's lags read or change, with the new observations replacing it."""
+    history_start = pd.Timestamp(start - LAG_DAYS, tz="UTC")
+    after_end = pd.Timestamp(end + LAG_DAYS + dt.timedelta(days=1), tz="UTC")
     stored = [location_rows(aq, location, history_start, after_end) for aq in aq_groups]
     parts = [frame[["date", "pm25"]] for frame in (new_pm25, *stored) if not frame.empty]
     if not parts:
@@ -173,21 +150,8 @@ def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
         describe_features(fg)
 
 
-def window_problem(start: dt.date | None, end: dt.date | None, today: dt.date) -> str | None:
-    """Return what is wrong with a ``--start``/``--end`` window, or None.
-
-    A window that cannot hold an observation is a mistake, not "0 rows": a start after today
-    (UTC) or after the end.
-    """
-    if start is not None and start > today:
-        return f"--start {start} is in the future (today is {today} UTC): there is nothing to fetch yet"
-    if start is not None and end is not None and start > end:
-        return f"--start {start} is after --end {end}"
-    return None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the feature pipeline."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the feature pipeline from the command line."""
     parser = argparse.ArgumentParser(
         prog=f"{PROGRAM} feature",
         description="Fetch weather and PM2.5, compute features and upsert the feature groups.",
@@ -205,30 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="air_quality version(s) to write, e.g. '2' or '1 2'; default: the versions the production, "
         "shadow and rollback models read (1 when there is no model)",
     )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the feature pipeline from the command line."""
-    parser = build_parser()
     args = parser.parse_args(argv)
-    problem = window_problem(args.start, args.end, utc_today())
-    if problem:
-        parser.error(problem)  # exit 2 with the usage line: no run, nothing written
+    # A window that cannot hold an observation is a mistake, not "0 rows": exit 2, nothing written.
+    today = utc_today()
+    if args.start and args.start > today:
+        parser.error(
+            f"--start {args.start} is in the future (today is {today} UTC): there is nothing to fetch yet"
+        )
+    if args.start and args.end and args.start > args.end:
+        parser.error(f"--start {args.start} is after --end {args.end}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    summary = run(
-        Settings(),
-        start=args.start,
-        end=args.end,
-        source_name=args.source,
-        feature_versions=args.feature_version,
-    )
+    summary = run(Settings(), args.start, args.end, args.source, feature_versions=args.feature_version)
     versions = ", ".join(f"v{v}" for v in summary["feature_versions"])
     print(
         f"feature pipeline: {summary['location']} {summary['start']}..{summary['end']}: "
         f"{summary['air_quality_rows']} air-quality rows ({versions}), "
-        f"{summary['weather_rows']} weather rows "
-        f"(forecast until {summary['forecast_until']})"
+        f"{summary['weather_rows']} weather rows (forecast until {summary['forecast_until']})"
     )
     return 0
 
