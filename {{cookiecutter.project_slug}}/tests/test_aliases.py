@@ -75,10 +75,10 @@ def test_moves_are_events_and_need_no_tag(tiny: Settings) -> None:
     """Finding 4 of issue 11: no tag (so no tag schema an administrator must create) on either backend."""
     fs, mr = handles(tiny)
     lock = aliases.move_lock(tiny)
-    aliases.promote(fs, mr, NAME, 1, lock=lock, today=DAY)
-    aliases.promote(fs, mr, NAME, 2, lock=aliases.move_lock(tiny), today=DAY)
+    aliases.promote(fs, mr, NAME, 1, lock=lock, note=aliases.MoveNote(today=DAY))
+    aliases.promote(fs, mr, NAME, 2, lock=aliases.move_lock(tiny), note=aliases.MoveNote(today=DAY))
     assert held(tiny) == {"production": (2, (1,))}
-    aliases.set_shadow(fs, mr, NAME, 3, lock=aliases.move_lock(tiny), today=DAY)
+    aliases.set_shadow(fs, mr, NAME, 3, lock=aliases.move_lock(tiny), note=aliases.MoveNote(today=DAY))
     assert held(tiny) == {"production": (2, (1,)), "shadow": (3, ())}
     aliases.rollback(fs, mr, NAME, lock=aliases.move_lock(tiny))
     assert held(tiny) == {"production": (1, ()), "shadow": (3, ())}
@@ -96,7 +96,7 @@ def test_a_version_holds_one_alias_and_a_cleared_shadow_stays_cleared(tiny: Sett
     fs, mr = handles(tiny)
     for version in (1, 2):
         aliases.promote(fs, mr, NAME, version, lock=aliases.move_lock(tiny))
-    aliases.set_shadow(fs, mr, NAME, 3, lock=aliases.move_lock(tiny), today=DAY)
+    aliases.set_shadow(fs, mr, NAME, 3, lock=aliases.move_lock(tiny), note=aliases.MoveNote(today=DAY))
     aliases.promote(fs, mr, NAME, 3, lock=aliases.move_lock(tiny), force=True)  # the shadow is promoted
     assert held(tiny) == {"production": (3, (1, 2))}
     aliases.rollback(fs, mr, NAME, lock=aliases.move_lock(tiny))  # production leaves v3: no shadow returns
@@ -183,8 +183,9 @@ def test_the_twin_refuses_a_model_name_that_is_a_path(tmp_path: Path) -> None:
 def test_models_json_for_scripts(tiny: Settings, capsys: pytest.CaptureFixture) -> None:
     """Item 13: versions, aliases and the whole history, as JSON."""
     fs, mr = handles(tiny)
-    aliases.promote(fs, mr, NAME, 1, lock=aliases.move_lock(tiny), today=DAY)
-    aliases.promote(fs, mr, NAME, 2, lock=aliases.move_lock(tiny), reason="better", by="alice", today=DAY)
+    aliases.promote(fs, mr, NAME, 1, lock=aliases.move_lock(tiny), note=aliases.MoveNote(today=DAY))
+    note = aliases.MoveNote(by="alice", reason="better", today=DAY)
+    aliases.promote(fs, mr, NAME, 2, lock=aliases.move_lock(tiny), note=note)
     assert cli.main(["models", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [v["version"] for v in document["versions"]] == [1, 2, 3]

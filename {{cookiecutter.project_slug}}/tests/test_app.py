@@ -47,7 +47,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     aliases.promote(
-        fs, mr, settings.model_name, 2, lock=aliases.move_lock(settings), force=True, reason="test"
+        fs,
+        mr,
+        settings.model_name,
+        2,
+        lock=aliases.move_lock(settings),
+        force=True,
+        note=aliases.MoveNote(reason="test"),
     )
     inference.run(settings)
     return settings

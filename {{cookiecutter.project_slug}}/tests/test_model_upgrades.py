@@ -120,7 +120,7 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
             from_shadow=True,
             min_shadow_days=SHADOW_DAYS,
             location=location,
-            today=TODAY,
+            note=aliases.MoveNote(today=TODAY),
         )
 
     # 3. Daily runs: the feature pipeline keeps both versions fresh; production and shadow both score.
@@ -146,8 +146,7 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
         from_shadow=True,
         min_shadow_days=SHADOW_DAYS,
         location=location,
-        reason="v1",
-        today=day,
+        note=aliases.MoveNote(reason="v1", today=day),
     )
     detail = json.loads(event["detail"])
     assert (event["model_version"], event["from_version"], detail["shadow_days"]) == (2, 1, SHADOW_DAYS)
@@ -159,7 +158,9 @@ def test_feature_upgrade_shadow_promote_and_rollback(tmp_path: Path) -> None:
     assert logged(settings, summary) == {(2, 2)}
 
     # 5. The red button: v1 serves again at once, on feature view v1.
-    event = aliases.rollback(fs, mr, name, lock=aliases.move_lock(settings), reason="drill", by="oncall")
+    event = aliases.rollback(
+        fs, mr, name, lock=aliases.move_lock(settings), note=aliases.MoveNote("oncall", "drill")
+    )
     assert (event["model_version"], event["from_version"], event["actor"]) == (1, 2, "oncall")
     assert alias_versions(settings) == {"production": 1}
     features, summary = one_day(settings, day + dt.timedelta(days=2))
@@ -194,7 +195,9 @@ def test_tampered_model_is_a_clear_error_and_the_previous_version_keeps_serving(
     feature.run(settings, today=today, source=SyntheticSource(today=today))
     training.run(settings, today=today)
     training.run(settings, today=today)
-    aliases.promote(fs, mr, name, 2, lock=aliases.move_lock(settings), force=True, reason="test")
+    aliases.promote(
+        fs, mr, name, 2, lock=aliases.move_lock(settings), force=True, note=aliases.MoveNote(reason="test")
+    )
     model_file = settings.store_dir / "models" / name / "2" / "files" / "model.json"  # the stored file
     model_file.write_text(model_file.read_text().replace('"', ' "', 1))  # one changed byte, still JSON
 
@@ -233,7 +236,12 @@ def test_a_failing_shadow_never_stops_production(
     settings = full_then_weak  # v2 was refused by the gate: no alias
     fs, mr = registry(settings)
     aliases.set_shadow(
-        fs, mr, settings.model_name, 2, lock=aliases.move_lock(settings), reason="test", today=TODAY
+        fs,
+        mr,
+        settings.model_name,
+        2,
+        lock=aliases.move_lock(settings),
+        note=aliases.MoveNote(reason="test", today=TODAY),
     )
     assert alias_versions(settings) == {"production": 1, "shadow": 2}
     with pytest.raises(ValueError, match="cannot be its own shadow"):

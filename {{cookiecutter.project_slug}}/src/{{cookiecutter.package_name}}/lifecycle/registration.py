@@ -23,6 +23,7 @@ from .aliases import (
     LOAD_ERRORS,
     PRODUCTION,
     SHADOW,
+    MoveNote,
     aliases,
     history,
     load_checked,
@@ -172,8 +173,7 @@ def apply_decision(fs: Any, mr: Any, name: str, version: int, report: dict[str, 
     verdict = "; ".join(report["reasons"])
     move = {PRODUCTION: promote, SHADOW: set_shadow}
     if report["decision"] in move:
-        move[report["decision"]](
-            fs, mr, name, version, lock=HELD, by=BY, reason=f"training gate passed: {verdict}", today=today
-        )
+        note = MoveNote(BY, f"training gate passed: {verdict}", today)
+        move[report["decision"]](fs, mr, name, version, lock=HELD, note=note)
     else:
         record_event(fs, name, "gate_failed", version, by=BY, reason=f"training gate failed: {verdict}")
