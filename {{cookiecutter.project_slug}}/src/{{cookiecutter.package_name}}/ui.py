@@ -1,11 +1,6 @@
-"""The web UI: forecast, hindcast, a prediction for a chosen day, the models' aliases and history,
-their accuracy over time and feature drift, all read from the store.
+"""The web UI: forecast, hindcast, a prediction for a day, the models and their monitoring.
 
-Nothing is read when this module is imported or the app is built: every value comes from an
-event handler (page load, buttons), so the app starts before the pipelines have ever run and
-shows new data on every reload. Each handler calls ``connect(settings)``, which returns the
-process's one connection (the first call logs in; the seven handlers of a page load share it).
-The handlers are plain module-level functions of the settings, so tests call them without a browser.
+Nothing is read at import or build time: handlers (page load, buttons) read the store, on one connection.
 """
 
 from __future__ import annotations
@@ -13,33 +8,28 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import math
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from .catalog import FEATURES_VERSION, LABEL, day, feature_groups, location_rows, predictions_group, utc_today
 from .features.air_quality import ALL_LAG_FEATURES
 from .lifecycle import aliases, monitoring
-from .lifecycle.aliases import history_table
-from .lifecycle.monitoring import hindcast
 from .model import HISTORY_DAYS, LoadedModel, feature_view_of, fill_lags
 from .settings import Settings
 from .store import connect
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Any]
-RECENT_DAYS = 3  # past days offered for a prediction next to the coming ones
 RUN_PIPELINES = "Run the pipelines first: `feature`, then `training`, then `inference`."
+RECENT_DAYS = 3  # past days offered for a prediction next to the coming ones
 UNIT = "µg/m³"
-PM25_AXIS = f"PM2.5 ({UNIT})"
 DATES = "datetime64[us, UTC]"
 # Column dtypes of the frames the UI shows, so a section with nothing to show gets an empty one.
 PLOT_COLUMNS = {"day": "str", "pm25": "float64", "series": "str", "category": "str"}
@@ -55,9 +45,13 @@ CATEGORIES = [
     (55.4, "unhealthy for sensitive groups", "#ff7e00"),
     (125.4, "unhealthy", "#ff0000"),
     (225.4, "very unhealthy", "#8f3f97"),
-    (math.inf, "hazardous", "#7e0023"),
+    (float("inf"), "hazardous", "#7e0023"),
 ]
-BAND_COLORS = {f"{name} above {low:g}": color for (low, _, _), (_, name, color) in pairwise(CATEGORIES)}
+# The plotted category boundaries: (value, series name, the category above it, its colour).
+BOUNDARIES = [
+    (low, f"{name} above {low:g}", name, color) for (low, _, _), (_, name, color) in pairwise(CATEGORIES)
+]
+BAND_COLORS = {series: color for _, series, _, color in BOUNDARIES}
 SERIES_COLORS = {
     "forecast": "#1f4e9c",
     "observed": "#333333",
@@ -65,17 +59,11 @@ SERIES_COLORS = {
     **BAND_COLORS,
 }
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-_MODEL_CACHE_SIZE = 4
-_model_cache: dict[tuple[Any, ...], LoadedModel] = {}
-_model_lock = threading.Lock()
+_serving_cache: dict[tuple[str, ...], aliases.Serving] = {}
 
 
 class InvalidDateError(ValueError):
     """The requested date is not one of the dates the UI offers."""
-
-
-class NothingYetError(Exception):
-    """The store holds nothing to show in a section yet; the argument is the Markdown message."""
 
 
 @dataclass
@@ -89,15 +77,8 @@ class PointPrediction:
     features: pd.DataFrame  # columns: feature, value, source
 
 
-# ---------------------------------------------------------------------------------------------- reading
-
-
 def _empty(dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
-
-
-def _from_today(days: int) -> pd.Timestamp:
-    return day(utc_today() + dt.timedelta(days=days))
 
 
 def _iso_days(dates: Any) -> list[str]:
@@ -105,70 +86,27 @@ def _iso_days(dates: Any) -> list[str]:
     return [pd.Timestamp(d).date().isoformat() for d in dates]
 
 
-def _offered_dates(fs: Any, settings: Settings) -> list[str]:
-    """Return the days with stored weather from a few days ago to the end of the forecast, as ISO text."""
-    weather, _ = feature_groups(fs)
-    start, end = _from_today(-RECENT_DAYS), _from_today(settings.forecast_days + 1)
-    rows = location_rows(weather, settings.location.key, start, end)
-    return [] if rows.empty else _iso_days(rows["date"])
-
-
-def _registered(mr: Any, name: str, version: int) -> Any:
-    meta = mr.get_model(name, version=version)
-    if meta is None:
-        raise LookupError(f"model {name!r} has no version {version}")
-    return meta
-
-
-def _model(settings: Settings, fs: Any, mr: Any) -> LoadedModel:
-    """Return the production model, or the previous production version when it fails to load."""
-    events = aliases.history(fs, settings.model_name)
-    found = aliases.aliases(fs, settings.model_name, events)
-    newest = None if aliases.PRODUCTION in found else aliases.newest_registered(settings.model_name, events)
-    problems = []
-    for version in aliases.serving_candidates(found, newest):
-        try:
-            return _cached_model(settings, fs, mr, version)
-        except aliases.LOAD_ERRORS as exc:
-            problems.append(f"v{version}: {exc}")
-            log.error("model %s v%s cannot serve: %s", settings.model_name, version, exc)
-    raise RuntimeError(f"no version of {settings.model_name} can serve: " + "; ".join(problems))
-
-
-def _cached_model(settings: Settings, fs: Any, mr: Any, version: int) -> LoadedModel:
-    """Return a model version, loading (and checking) its files once per registration."""
-    meta = _registered(mr, settings.model_name, version)
-    store = (settings.store_backend, str(settings.store_dir), settings.hopsworks_host)
-    # A store rebuilt from scratch re-registers version 1: the creation time tells them apart.
-    key = (
-        *store,
-        settings.hopsworks_project,
-        settings.model_name,
-        version,
-        str(getattr(meta, "created", "")),
-    )
-    with _model_lock:
-        cached = _model_cache.get(key)
-    if cached is None:
-        cached = aliases.load_checked(fs, mr, settings.model_name, version)
-        with _model_lock:
-            while len(_model_cache) >= _MODEL_CACHE_SIZE:
-                _model_cache.pop(next(iter(_model_cache)))
-            _model_cache[key] = cached
-    return cached  # the key pins name, version and registration: the cached model is this one
+def _serving(settings: Settings, fs: Any, mr: Any) -> aliases.Serving:
+    """Return production (or the version it falls back to) and the shadow, loaded once per history."""
+    # Every registration, move and load failure adds an event with a unique id: the ids name the state.
+    key = tuple(aliases.history(fs, settings.model_name)["event_id"])
+    serving = _serving_cache.get(key)
+    if serving is None:
+        serving = aliases.load_serving(fs, mr, settings.model_name, record=False)
+        _serving_cache.clear()  # one store per process: the older models are not needed again
+        _serving_cache[key] = serving
+    return serving
 
 
 def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timestamp) -> pd.Series:
     """Return PM2.5 by date before ``target``: observed, then stored predictions for later days."""
     start = target - pd.Timedelta(days=HISTORY_DAYS)
-    _, air_quality = feature_groups(fs, model.feature_view[1])
-    observed = location_rows(air_quality, location, start, target)
+    observed = location_rows(feature_groups(fs, model.feature_view[1])[1], location, start, target)
     history = observed.set_index("date")[LABEL].dropna() if not observed.empty else pd.Series(dtype="float64")
     stored = location_rows(predictions_group(fs), location, start, target)
     if not stored.empty:
-        stored = stored[stored["model_name"] == model.meta.name]
-        if not history.empty:
-            stored = stored[stored["date"] > history.index.max()]
+        later = stored["date"] > history.index.max() if not history.empty else True
+        stored = stored[(stored["model_name"] == model.meta.name) & later]
         # Per day: this model version first, then the newest other one; the smallest horizon wins.
         stored = stored.assign(_mine=stored["model_version"] == model.version).sort_values(
             ["_mine", "model_version", "horizon_days"], ascending=[False, False, True]
@@ -179,15 +117,13 @@ def _pm25_history(fs: Any, location: str, model: LoadedModel, target: pd.Timesta
 
 
 def forecast_frame(settings: Settings) -> pd.DataFrame:
-    """Return the stored forecast of the newest model for the coming days, one row per date.
-
-    Raises:
-        LookupError: If no model is registered yet.
-    """
+    """Return the stored forecast of the serving model for the coming days, one row per date."""
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     version = aliases.serving_version(fs, mr, settings.model_name)
-    rows = location_rows(predictions_group(fs), settings.location.key, start=_from_today(1))
+    rows = location_rows(
+        predictions_group(fs), settings.location.key, start=day(utc_today() + dt.timedelta(days=1))
+    )
     columns = {"date": DATES, "predicted_pm25": "float64", "horizon_days": "int64", "model_version": "int64"}
     if rows.empty:
         return _empty(columns)
@@ -197,135 +133,86 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
 
 
 def hindcast_frame(settings: Settings) -> pd.DataFrame:
-    """Return one-day-ahead predictions and observed PM2.5 in long form: date, pm25, series.
-
-    Uses the production version's rows (the newest version with rows when production has none);
-    empty when there are none.
-    """
+    """Return the serving version's (else the newest) one-day-ahead and observed PM2.5: date, pm25, series."""
     project = connect(settings)
     mr = project.get_model_registry()
     serving = aliases.serving_version(project.get_feature_store(), mr, settings.model_name)
     meta = mr.get_model(settings.model_name, version=serving)
     features_version = feature_view_of(meta)[1] if meta is not None else FEATURES_VERSION
-    past = hindcast(project, settings.location.key, settings.model_name, features_version=features_version)
+    past = monitoring.hindcast(
+        project, settings.location.key, settings.model_name, features_version=features_version
+    )
     if past.empty:
         return _empty({"date": DATES, "pm25": "float64", "series": "str"})
     newest = serving if serving in set(past["model_version"]) else int(past["model_version"].max())
     mine = past[past["model_version"] == newest]
-    observed = mine[["date", "actual_pm25"]].rename(columns={"actual_pm25": "pm25"}).assign(series="observed")
-    predicted = mine[["date", "predicted_pm25"]].rename(columns={"predicted_pm25": "pm25"})
-    predicted = predicted.assign(series=f"predicted (v{newest}, 1 day ahead)")
-    return pd.concat([observed, predicted], ignore_index=True)
+    long = mine.melt("date", ["actual_pm25", "predicted_pm25"], var_name="series", value_name="pm25")
+    names = {"actual_pm25": "observed", "predicted_pm25": f"predicted (v{newest}, 1 day ahead)"}
+    return long.assign(series=long["series"].map(names))[["date", "pm25", "series"]]
 
 
 def prediction_dates(settings: Settings) -> list[str]:
-    """Return the dates (YYYY-MM-DD) offered for an interactive prediction."""
-    return _offered_dates(connect(settings).get_feature_store(), settings)
-
-
-def _chosen_date(offered: list[str], date_text: Any) -> dt.date:
-    """Return the offered date ``date_text`` names; raise InvalidDateError naming the offered span."""
-    text = date_text.strip() if isinstance(date_text, str) else ""
-    if not offered:
-        raise LookupError("no weather is stored for the coming days")
-    if text not in offered:
-        span = f"{offered[0]} to {offered[-1]}"
-        if not text:
-            raise InvalidDateError(f"no date chosen: pick a date from the list ({span}).")
-        raise InvalidDateError(
-            f"{text[:40]!r} is not one of the offered dates ({span}): pick a date from the list."
-        )
-    return dt.date.fromisoformat(text)
+    """Return the days (YYYY-MM-DD) with stored weather from a few days ago to the end of the forecast."""
+    weather, _ = feature_groups(connect(settings).get_feature_store())
+    today = day(utc_today())
+    start, end = today - pd.Timedelta(days=RECENT_DAYS), today + pd.Timedelta(days=settings.forecast_days + 1)
+    rows = location_rows(weather, settings.location.key, start, end)
+    return [] if rows.empty else _iso_days(rows["date"])
 
 
 def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
-    """Predict PM2.5 for an offered date from the online feature vector, filling unknown lags.
-
-    Raises:
-        InvalidDateError: If ``date_text`` is not one of ``prediction_dates(settings)``.
-        LookupError: If the store has no model or no features for the date yet.
-    """
+    """Predict PM2.5 for a day ``prediction_dates`` offers (else InvalidDateError), filling unknown lags."""
+    offered, text = prediction_dates(settings), date_text.strip() if isinstance(date_text, str) else ""
+    if not offered:
+        raise LookupError("no weather is stored for the coming days")
+    if text not in offered:
+        problem = f"{text[:40]!r} is not one of the offered dates" if text else "no date chosen"
+        raise InvalidDateError(f"{problem} ({offered[0]} to {offered[-1]}): pick a date from the list")
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    chosen = _chosen_date(_offered_dates(fs, settings), date_text)
-    target, location = day(chosen), settings.location.key
-    model = _model(settings, fs, mr)
-    fv = model.scoring_view(init=True, online=True)
-    vector = fv.get_feature_vector(
+    target, location = day(dt.date.fromisoformat(text)), settings.location.key
+    model = _serving(settings, fs, mr).production
+    vector = model.scoring_view(init=True, online=True).get_feature_vector(
         serving_keys={"location": location, "date": target}, return_type="pandas", allow_missing=True
     )
-    row = vector.iloc[0].to_dict()
-    if all(_missing(row.get(n)) for n in model.feature_names if n not in ALL_LAG_FEATURES):
-        raise LookupError(f"the online store has no features for {chosen.isoformat()}")
+    row, names = vector.iloc[0].to_dict(), model.feature_names
+    if all(pd.isna(row.get(n)) for n in names if n not in ALL_LAG_FEATURES):
+        raise LookupError(f"the online store has no features for {text}")
     filled = fill_lags(row, _pm25_history(fs, location, model, target), target)
     value = max(float(model.predict(pd.DataFrame([filled]))[0]), 0.0)
-
-    def source(name: str) -> str:
-        if _missing(filled.get(name)):
-            return "unknown (the model handles it as missing)"
-        if name in ALL_LAG_FEATURES and _missing(row.get(name)):
-            return "from observed and predicted PM2.5"
-        return "online store"
-
-    names = model.feature_names
-    values = [math.nan if _missing(filled.get(n)) else float(filled[n]) for n in names]
-    features = pd.DataFrame({"feature": names, "value": values, "source": [source(n) for n in names]})
-    return PointPrediction(chosen, value, model.meta.name, model.version, features)
+    values = pd.Series([filled.get(n) for n in names], dtype="float64")
+    lags_filled = [n in ALL_LAG_FEATURES and pd.isna(row.get(n)) for n in names]
+    sources = ["unknown (the model handles it as missing)", "from observed and predicted PM2.5"]
+    source = np.select([values.isna(), lags_filled], sources, "online store")
+    features = pd.DataFrame({"feature": names, "value": values, "source": source})
+    return PointPrediction(target.date(), value, model.meta.name, model.version, features)
 
 
-def _missing(value: Any) -> bool:
-    try:
-        return value is None or math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
+def _shows_problems(what: str, fallback: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Return a decorator: when the handler raises, the UI gets ``fallback(message)``, never a traceback."""
+    # The hint to run the pipelines is shown once, in the overview, not under every section.
 
-
-# ------------------------------------------------------------------------------------------ UI handlers
-
-
-def _problem(what: str, exc: Exception) -> str:
-    """Return a message for the UI: the reason for missing data, never a traceback.
-
-    The hint to run the pipelines is shown once, in the overview, not under every section.
-    """
-    if isinstance(exc, NothingYetError):
-        return str(exc)
-    if isinstance(exc, InvalidDateError):
-        return f"**Invalid date:** {plain(str(exc))}"  # the message quotes the user's text
-    if isinstance(exc, LookupError):
-        reason = exc.args[0] if exc.args else type(exc).__name__
-        return f"**{what}:** {plain(str(reason))}."
-    log.warning("%s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
-    return f"**{what}:** the store could not be read ({type(exc).__name__}, details in the server log)."
-
-
-def _shows_problems(what: str, fallback: Callable[[str], Any]) -> Callable[[Handler], Handler]:
-    """Return a decorator: when the handler raises, the UI gets ``fallback(message)`` instead.
-
-    The message is a NothingYetError's own text, else ``what`` and the reason (see ``_problem``).
-    """
-
-    def decorate(handler: Handler) -> Handler:
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)
         def handled(settings: Settings, *inputs: Any) -> Any:
             try:
                 return handler(settings, *inputs)
+            except (InvalidDateError, LookupError) as exc:  # the reason may quote the user's text
+                title = "Invalid date" if isinstance(exc, InvalidDateError) else what
+                reason = exc.args[0] if exc.args else type(exc).__name__
+                # Escaped, so that Markdown shows the text as typed: no links, emphasis or HTML.
+                text = _MARKDOWN_SPECIAL.sub(r"\\\1", str(reason)).replace("&", "&amp;").replace("<", "&lt;")
+                return fallback(f"**{title}:** {text}.")
             except Exception as exc:
-                return fallback(_problem(what, exc))
+                log.warning("%s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
+                kind = type(exc).__name__
+                return fallback(
+                    f"**{what}:** the store could not be read ({kind}, details in the server log)."
+                )
 
         return handled
 
     return decorate
-
-
-def _no_plot(message: str) -> tuple[pd.DataFrame, str]:
-    return _empty(PLOT_COLUMNS), message
-
-
-def plain(text: str) -> str:
-    """Return ``text`` escaped so that Markdown shows it as typed (no links, emphasis or HTML)."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    return escaped.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def pm25_category(value: float) -> str:
@@ -335,29 +222,16 @@ def pm25_category(value: float) -> str:
 
 
 def plot_frame(dates: pd.Series, values: pd.Series, series: Any) -> pd.DataFrame:
-    """Return rows to plot: ISO day (one tick per day), PM2.5 to one decimal, series, category."""
+    """Return rows to plot (ISO day, PM2.5 to one decimal, series, category) with flat category lines
+    over the plotted days, up to the first boundary at or above the data."""
     values = values.astype("float64").round(1)
-    return pd.DataFrame(
-        {
-            "day": _iso_days(dates),
-            "pm25": values.to_numpy(),
-            "series": series if isinstance(series, str) else list(series),
-            "category": [pm25_category(v) for v in values],
-        }
-    )
-
-
-def with_category_lines(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return plot rows with flat lines at the category boundaries, up to the first at or above the data."""
-    ends, top = (min(frame["day"]), max(frame["day"])), float(frame["pm25"].max())
-    rows = []
-    for (upper, _, _), (_, above, _) in pairwise(CATEGORIES):
-        rows += [
-            {"day": d, "pm25": upper, "series": f"{above} above {upper:g}", "category": above} for d in ends
-        ]
-        if upper >= top:
-            break
-    return pd.concat([frame, pd.DataFrame(rows, columns=list(PLOT_COLUMNS))], ignore_index=True)
+    series = series if isinstance(series, str) else list(series)
+    rows = pd.DataFrame({"day": _iso_days(dates), "pm25": values.to_numpy(), "series": series})
+    rows["category"] = [pm25_category(v) for v in values]
+    ends, top = (min(rows["day"]), max(rows["day"])), float(values.max())
+    count = next((i + 1 for i, boundary in enumerate(BOUNDARIES) if boundary[0] >= top), len(BOUNDARIES))
+    lines = [(d, low, series, above) for low, series, above, _ in BOUNDARIES[:count] for d in ends]
+    return pd.concat([rows, pd.DataFrame(lines, columns=list(PLOT_COLUMNS))], ignore_index=True)
 
 
 @_shows_problems("No model yet", lambda message: f"{message} {RUN_PIPELINES}")
@@ -367,15 +241,15 @@ def load_overview(settings: Settings) -> str:
     fs, mr = project.get_feature_store(), project.get_model_registry()
     found = aliases.aliases(fs, settings.model_name)
     version = aliases.serving_version(fs, mr, settings.model_name)
-    meta = _registered(mr, settings.model_name, version)
+    if (meta := mr.get_model(settings.model_name, version=version)) is None:
+        raise LookupError(f"model {settings.model_name!r} has no version {version}")
     view_name, view_version = feature_view_of(meta)
     role = "production" if found.get(aliases.PRODUCTION) else "newest; no production alias"
     lines = [
         f"**Model:** `{meta.name}` version **v{version}** ({role}), trained on feature view "
-        f"`{view_name}` v{view_version}.",
+        f"`{view_name}` v{view_version}."
     ]
-    shadow = found.get(aliases.SHADOW)
-    if shadow is not None:
+    if (shadow := found.get(aliases.SHADOW)) is not None:
         lines.append(
             f"**Shadow:** v{shadow.version} since {shadow.since}: scored beside production, not served."
         )
@@ -392,33 +266,31 @@ def load_overview(settings: Settings) -> str:
     return "\n\n".join(lines)
 
 
-@_shows_problems("No forecast yet", _no_plot)
+@_shows_problems("No forecast yet", lambda message: (_empty(PLOT_COLUMNS), message))
 def show_forecast(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return the forecast plot data (with the category lines) and a message for the UI."""
     frame = forecast_frame(settings)
     if frame.empty:
-        raise NothingYetError("**No forecast for the coming days yet.**")
-    shown = plot_frame(frame["date"], frame["predicted_pm25"], "forecast")
-    pairs = zip(frame["date"], shown["pm25"], shown["category"], strict=True)
-    days = " · ".join(f"{d.strftime('%a %d %b')}: **{v:.1f}** ({c})" for d, v, c in pairs)
-    version = int(frame["model_version"].iloc[0])
+        return _empty(PLOT_COLUMNS), "**No forecast for the coming days yet.**"
+    pairs = zip(frame["date"], frame["predicted_pm25"], strict=True)
+    days = " · ".join(f"{d:%a %d %b}: **{v:.1f}** ({pm25_category(v)})" for d, v in pairs)
+    version = frame["model_version"].iloc[0]
     note = f"Daily mean PM2.5 in {UNIT} by model v{version} ({SCALE} in brackets): {days}"
-    return with_category_lines(shown), note
+    return plot_frame(frame["date"], frame["predicted_pm25"], "forecast"), note
 
 
-@_shows_problems("No hindcast yet", _no_plot)
+@_shows_problems("No hindcast yet", lambda message: (_empty(PLOT_COLUMNS), message))
 def show_hindcast(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return the hindcast plot data (observed and predicted, with the category lines) and a message."""
     frame = hindcast_frame(settings)
     if frame.empty:
-        raise NothingYetError("**No hindcast yet:** no stored predictions of past days.")
+        return _empty(PLOT_COLUMNS), "**No hindcast yet:** no stored predictions of past days."
     wide = frame.pivot_table(index="date", columns="series", values="pm25")
     mae = float((wide.iloc[:, 0] - wide.iloc[:, 1]).abs().mean())
-    version = frame["series"].str.extract(r"\(v(\d+)")[0].dropna()
-    label = f"model v{version.iloc[0]}" if not version.empty else "the model"
+    version = frame["series"].str.extract(r"\(v(\d+)")[0].dropna().iloc[0]
     series = frame["series"].where(frame["series"] == "observed", "predicted 1 day ahead")
-    shown = plot_frame(frame["date"], frame["pm25"], series)
-    return with_category_lines(shown), f"MAE of {label} over {len(wide)} days: {mae:.2f} {UNIT}."
+    note = f"MAE of model v{version} over {len(wide)} days: {mae:.2f} {UNIT}."
+    return plot_frame(frame["date"], frame["pm25"], series), note
 
 
 @_shows_problems("No dates to predict yet", lambda message: (gr.Dropdown(choices=[], value=None), message))
@@ -426,8 +298,8 @@ def date_choices(settings: Settings) -> tuple[Any, str]:
     """Return the date dropdown (offered dates, tomorrow selected) and a message for the UI."""
     dates = prediction_dates(settings)
     if not dates:
-        raise NothingYetError("**No weather stored for the coming days yet.**")
-    tomorrow = _from_today(1).date().isoformat()
+        return gr.Dropdown(choices=[], value=None), "**No weather stored for the coming days yet.**"
+    tomorrow = day(utc_today() + dt.timedelta(days=1)).date().isoformat()
     return gr.Dropdown(choices=dates, value=tomorrow if tomorrow in dates else dates[0]), ""
 
 
@@ -437,13 +309,13 @@ def show_prediction(settings: Settings, date_text: Any) -> tuple[str, pd.DataFra
     result = predict_for_date(settings, date_text)
     text = (
         f"### {result.value:.2f} {UNIT} ({pm25_category(result.value)})\n\nPredicted daily mean PM2.5 in "
-        f"{settings.location_name} on {result.date.strftime('%A %d %B %Y')} by `{result.model_name}` "
+        f"{settings.location_name} on {result.date:%A %d %B %Y} by `{result.model_name}` "
         f"v{result.model_version}; the category is on the {SCALE} scale."
     )
     return text, result.features.round({"value": 2})
 
 
-@_shows_problems("No models yet", lambda message: (message, history_table(pd.DataFrame())))
+@_shows_problems("No models yet", lambda message: (message, aliases.history_table(pd.DataFrame())))
 def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     """Return the aliases as Markdown and the history of promotions, rollbacks and gate decisions."""
     fs = connect(settings).get_feature_store()
@@ -452,12 +324,11 @@ def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     lines = []
     for alias in (aliases.PRODUCTION, aliases.SHADOW):
         held = found.get(alias)
-        if held is None:
-            lines.append(f"**{alias}:** none")
-            continue
-        back = f"; `rollback` returns to v{held.previous[-1]}" if held.previous else ""
-        lines.append(f"**{alias}:** v{held.version} since {held.since}, by {held.by}{back}")
-    return "  \n".join(lines), history_table(events, reason_chars=None)  # the table wraps long reasons
+        back = f"; `rollback` returns to v{held.previous[-1]}" if held and held.previous else ""
+        state = f"v{held.version} since {held.since}, by {held.by}{back}" if held else "none"
+        lines.append(f"**{alias}:** {state}")
+    table = aliases.history_table(events, reason_chars=None)  # the whole reasons: the table wraps them
+    return "  \n".join(lines), table
 
 
 @_shows_problems("No monitoring data yet", lambda message: (_empty(ACCURACY_SHOWN), message))
@@ -466,7 +337,7 @@ def show_accuracy(settings: Settings) -> tuple[pd.DataFrame, str]:
     fs = connect(settings).get_feature_store()
     rows = monitoring.monitoring_rows(fs, settings.location.key, settings.model_name)
     if rows.empty:
-        raise NothingYetError("**No outcomes recorded yet:** the daily inference runs record them.")
+        return _empty(ACCURACY_SHOWN), "**No outcomes recorded yet:** the daily inference runs record them."
     summary = monitoring.accuracy_by_version(rows).to_dict("records")
     parts = [f"v{r['version']} ({r['roles']}): MAE {r['mae']:.2f} over {r['days']} days" for r in summary]
     over_time = monitoring.accuracy_over_time(rows)
@@ -479,19 +350,16 @@ def show_accuracy(settings: Settings) -> tuple[pd.DataFrame, str]:
 def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
     """Return PSI per feature of the latest week against the training data, for production and shadow."""
     project = connect(settings)
-    fs, mr = project.get_feature_store(), project.get_model_registry()
-    models = [("production", _model(settings, fs, mr))]
-    shadow = aliases.aliases(fs, settings.model_name).get(aliases.SHADOW)
-    if shadow is not None:
-        models.append(("shadow", _cached_model(settings, fs, mr, shadow.version)))
+    serving = _serving(settings, project.get_feature_store(), project.get_model_registry())
     location, threshold = settings.location.key, settings.drift_psi_threshold
     frames = []
-    for role, model in models:
-        table, _ = monitoring.feature_drift(model, location, utc_today(), settings.drift_bins, threshold)
-        frames.append(table.assign(model=f"v{model.version} ({role})"))
+    for role, model in (("production", serving.production), ("shadow", serving.shadow)):
+        if model is not None:
+            table, _ = monitoring.feature_drift(model, location, utc_today(), settings.drift_bins, threshold)
+            frames.append(table.assign(model=f"v{model.version} ({role})"))
     frame = pd.concat(frames, ignore_index=True)[list(DRIFT_SHOWN)]
     if frame.empty:
-        raise NothingYetError("**No recent features to compare yet.**")
+        return _empty(DRIFT_SHOWN), "**No recent features to compare yet.**"
     drifted = sorted(set(frame.loc[frame["drift"], "feature"]))
     verdict = f"drift in {', '.join(drifted)}" if drifted else "no feature drifted"
     return frame.round({"psi": 2, "typical_psi": 2}), (
@@ -500,133 +368,6 @@ def show_drift(settings: Settings) -> tuple[pd.DataFrame, str]:
         f"when its PSI is at least {threshold:g} and above `typical_psi`, the largest "
         f"PSI of any {monitoring.DRIFT_DAYS} days of that reference: {verdict}."
     )
-
-
-# ---------------------------------------------------------------------------------------------- the app
-
-
-# The app has no file input, but Gradio opens an upload endpoint for every app: launch with this
-# bound (``launch(max_file_size=MAX_FILE_SIZE)``, as app.py does) so it refuses every non-empty file.
-MAX_FILE_SIZE = 0
-
-
-def build_app(settings: Settings | None = None) -> gr.Blocks:
-    """Build the Gradio app; the store is read only when a page loads or a button is pressed.
-
-    Analytics are off in code (not only by GRADIO_ANALYTICS_ENABLED): the app sends nothing anywhere.
-    """
-    settings = settings if settings is not None else Settings()
-    name = settings.location_name
-    with gr.Blocks(title=f"PM2.5 forecast for {name}", analytics_enabled=False) as demo:
-        gr.Markdown(f"# PM2.5 air quality forecast for {name}")
-        overview = gr.Markdown()
-        refresh = gr.Button("Reload data", size="sm")
-        # Components appear in the order they are made: forecast, hindcast, prediction, models.
-        outputs = {"overview": [overview], **_forecast_section(settings)}
-        date, predict, result, features = _predict_section(outputs)
-        outputs.update(_models_section())
-        for api_name, handler in LOADERS.items():
-            gr.on(
-                [demo.load, refresh.click],
-                _bound(handler, settings),
-                outputs=outputs[api_name],
-                api_name=api_name,
-            )
-        predict.click(
-            _bound(show_prediction, settings), inputs=date, outputs=[result, features], api_name="predict"
-        )
-    demo.queue(default_concurrency_limit=2, max_size=16)
-    return demo
-
-
-def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
-    """Return ``handler`` with the settings bound, under the handler's own name and docstring.
-
-    Gradio names and documents the endpoint from the function: a ``functools.partial`` shows as ``partial``.
-    """
-
-    def bound(*inputs: Any) -> Any:
-        return handler(settings, *inputs)
-
-    bound.__name__ = bound.__qualname__ = handler.__name__
-    bound.__doc__ = handler.__doc__
-    return bound
-
-
-def _day_plot(
-    y: str, title: str, y_title: str = PM25_AXIS, color_map: dict[str, str] | None = SERIES_COLORS
-) -> gr.LinePlot:
-    """Return a line plot of one value per day: string days give one tick per day, no '12 PM'."""
-    return gr.LinePlot(
-        x="day",
-        y=y,
-        color="series",
-        color_map=color_map,
-        title=title,
-        x_title="day (UTC)",
-        y_title=y_title,
-        x_label_angle=-45,
-        sort="x",
-        tooltip=["day", y, "series", *(["category"] if y == "pm25" else [])],
-        height=320,
-    )
-
-
-def _forecast_section(settings: Settings) -> dict[str, list[Any]]:
-    """Add the forecast and hindcast plots; return their outputs by loader name."""
-    bands = ", ".join(f"{name} up to {upper:g}" for upper, name, _ in CATEGORIES[:-1])
-    caption = f"Lines mark the {SCALE} ({UNIT}): {bands}, hazardous above."
-    gr.Markdown(f"## Forecast for the next {settings.forecast_days} days\n{caption}")
-    forecast_plot = _day_plot("pm25", "Predicted daily mean PM2.5")
-    forecast_note = gr.Markdown()
-    gr.Markdown("## Hindcast: how good were past forecasts?")
-    hindcast_plot = _day_plot("pm25", "Predicted (1 day ahead) vs observed PM2.5")
-    hindcast_note = gr.Markdown()
-    return {"forecast": [forecast_plot, forecast_note], "hindcast": [hindcast_plot, hindcast_note]}
-
-
-def _predict_section(outputs: dict[str, list[Any]]) -> tuple[Any, Any, Any, Any]:
-    """Add the one-day prediction; register the date loader's outputs; return its components."""
-    gr.Markdown(
-        "## Predict one day\nReads the day's features from the online store and fills the PM2.5 lags "
-        "that are not observed yet from observations and stored predictions."
-    )
-    with gr.Row():
-        # Choices arrive on page load; the handler checks the value itself, so Gradio need not.
-        date = gr.Dropdown(
-            choices=[], value=None, label="Date (UTC)", allow_custom_value=True, interactive=True, scale=3
-        )
-        predict = gr.Button("Predict", variant="primary", scale=1)
-    outputs["dates"] = [date, gr.Markdown()]
-    result = gr.Markdown()
-    features = gr.Dataframe(headers=list(FEATURES_SHOWN), label="Features used", interactive=False)
-    return date, predict, result, features
-
-
-def _models_section() -> dict[str, list[Any]]:
-    """Add the models, monitoring and drift sections; return their outputs by loader name."""
-    gr.Markdown(
-        "## Models: production, shadow and their history\n`promote` (the green button) and `rollback` "
-        "(the red button) move production; the training gate sets the shadow."
-    )
-    models_note = gr.Markdown()
-    history = gr.Dataframe(
-        label="History (newest first)",
-        interactive=False,
-        wrap=True,  # the whole reason, on as many lines as it needs
-        column_widths=["15%", "9%", "6%", "5%", "9%", "12%", "44%"],  # at, event, ..., reason
-    )
-    gr.Markdown("## Monitoring: hindcast accuracy per model version")
-    accuracy_plot = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})", None)
-    accuracy_note = gr.Markdown()
-    gr.Markdown("## Feature drift: the latest week against the same season in training")
-    drift = gr.Dataframe(label="PSI per feature", interactive=False)
-    drift_note = gr.Markdown()
-    return {
-        "models": [models_note, history],
-        "accuracy": [accuracy_plot, accuracy_note],
-        "drift": [drift, drift_note],
-    }
 
 
 # Loaders run on page load and on "Reload data"; each is an API endpoint of its name.
@@ -639,3 +380,75 @@ LOADERS: dict[str, Callable[..., Any]] = {
     "accuracy": show_accuracy,
     "drift": show_drift,
 }
+# The app has no file input, but Gradio opens an upload endpoint for every app: launch with this
+# bound (``launch(max_file_size=MAX_FILE_SIZE)``, as app.py does) so it refuses every non-empty file.
+MAX_FILE_SIZE = 0
+# One value per day: string days give one tick per day, no '12 PM'.
+DAY_PLOT = {"x": "day", "color": "series", "x_title": "day (UTC)", "x_label_angle": -45, "sort": "x"}
+
+
+def build_app(settings: Settings | None = None) -> gr.Blocks:
+    """Build the Gradio app, analytics off in code; only its event handlers read the store."""
+    settings = settings if settings is not None else Settings()
+    name, bands = settings.location_name, ", ".join(f"{n} up to {u:g}" for u, n, _ in CATEGORIES[:-1])
+    with gr.Blocks(title=f"PM2.5 forecast for {name}", analytics_enabled=False) as demo:
+        gr.Markdown(f"# PM2.5 air quality forecast for {name}")
+        outputs = {"overview": [gr.Markdown()]}
+        refresh = gr.Button("Reload data", size="sm")
+        gr.Markdown(
+            f"## Forecast for the next {settings.forecast_days} days\n"
+            f"Lines mark the {SCALE} ({UNIT}): {bands}, hazardous above."
+        )
+        outputs["forecast"] = [_day_plot("pm25", "Predicted daily mean PM2.5"), gr.Markdown()]
+        gr.Markdown("## Hindcast: how good were past forecasts?")
+        outputs["hindcast"] = [_day_plot("pm25", "Predicted (1 day ahead) vs observed PM2.5"), gr.Markdown()]
+        gr.Markdown(
+            "## Predict one day\nReads the day's features from the online store and fills the PM2.5 lags "
+            "that are not observed yet from observations and stored predictions."
+        )
+        with gr.Row():
+            # Choices arrive on page load; the handler checks the value itself, so Gradio need not.
+            date = gr.Dropdown(label="Date (UTC)", allow_custom_value=True, interactive=True, scale=3)
+            predict = gr.Button("Predict", variant="primary", scale=1)
+        outputs["dates"], result = [date, gr.Markdown()], gr.Markdown()
+        features = gr.Dataframe(headers=list(FEATURES_SHOWN), label="Features used", interactive=False)
+        gr.Markdown(
+            "## Models: production, shadow and their history\n`promote` (the green button) and `rollback` "
+            "(the red button) move production; the training gate sets the shadow."
+        )
+        widths = ["15%", "9%", "6%", "5%", "9%", "12%", "44%"]  # at, event, ..., the whole reason, wrapped
+        models_note = gr.Markdown()  # the aliases, above their history
+        history = gr.Dataframe(
+            label="History (newest first)", interactive=False, wrap=True, column_widths=widths
+        )
+        outputs["models"] = [models_note, history]
+        gr.Markdown("## Monitoring: hindcast accuracy per model version")
+        accuracy = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})", None)
+        outputs["accuracy"] = [accuracy, gr.Markdown()]
+        gr.Markdown("## Feature drift: the latest week against the same season in training")
+        outputs["drift"] = [gr.Dataframe(label="PSI per feature", interactive=False), gr.Markdown()]
+        for api, handler in LOADERS.items():
+            gr.on([demo.load, refresh.click], _bound(handler, settings), outputs=outputs[api], api_name=api)
+        predict.click(_bound(show_prediction, settings), date, [result, features], api_name="predict")
+    demo.queue(default_concurrency_limit=2, max_size=16)
+    return demo
+
+
+def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
+    """Return ``handler`` with the settings bound, under its own name and docstring (not ``partial``)."""
+
+    def bound(*inputs: Any) -> Any:
+        return handler(settings, *inputs)
+
+    bound.__name__ = bound.__qualname__ = handler.__name__
+    bound.__doc__ = handler.__doc__
+    return bound
+
+
+def _day_plot(
+    y: str, title: str, y_title: str = f"PM2.5 ({UNIT})", colors: Any = SERIES_COLORS
+) -> gr.LinePlot:
+    tooltip = ["day", y, "series", *(["category"] if y == "pm25" else [])]
+    return gr.LinePlot(
+        y=y, title=title, y_title=y_title, color_map=colors, tooltip=tooltip, height=320, **DAY_PLOT
+    )
