@@ -190,6 +190,26 @@ def test_feature_view_training_data_and_pinned_training_dataset(project):
         fv.train_test_split(train_end="2024-01-08", test_start="2024-01-05")
 
 
+def test_training_data_x_and_y_are_the_callers_to_write(project):
+    fs = project.get_feature_store()
+    weather = _fg(fs)
+    weather.insert(_frame(5))
+    air = _fg(fs, name="air")
+    air.insert(_frame(5, value0=100.0).rename(columns={"x": "pm25"}))
+    query = air.select_all().join(weather.select(["x"]), on=["location"])
+    fv = fs.get_or_create_feature_view(name="pm", version=1, query=query, labels=["pm25"])
+    x, y = fv.training_data(primary_key=True, event_time=True)
+    assert list(x.index) == list(range(5)) and list(y.index) == list(range(5))
+    x.loc[0, "x"] = -1.0
+    x["x"] *= 10
+    y.loc[1, "pm25"] = -2.0
+    assert x["x"].tolist() == [-10.0, 10.0, 20.0, 30.0, 40.0]
+    assert y["pm25"].tolist() == [100.0, -2.0, 102.0, 103.0, 104.0]  # a write into X is not in y
+    x_again, y_again = fv.training_data(primary_key=True, event_time=True)
+    assert x_again["x"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert y_again["pm25"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
+
+
 def test_feature_vector_errors_are_clear(project):
     fs = project.get_feature_store()
     fg = _fg(fs)

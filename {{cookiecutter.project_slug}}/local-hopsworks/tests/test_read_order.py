@@ -180,3 +180,17 @@ def test_a_correction_into_the_past_in_a_folder_with_spaces_reads_in_order(tmp_p
     got = fg.read()
     assert list(zip(got["t"], got["k"], strict=True)) == sorted(zip(got["t"], got["k"], strict=True))
     assert got["v"].tolist() == [0.0, 5.0, 0.0, 0.0, 1.0, 7.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("second", [[2, 4], [3, 4]], ids=["step back", "tie"])
+def test_order_rows_sees_a_step_back_or_a_tie_where_two_chunks_meet(second) -> None:
+    times = pa.timestamp("us", tz="UTC")
+    chunks = [
+        pa.table({"t": pa.array([1, 2, 3], times), "k": [5, 4, 3]}),
+        pa.table({"t": pa.array(second, times), "k": [1, 0]}),
+    ]
+    table = pa.concat_tables(chunks)  # each chunk strictly increasing in time on its own
+    ordered, order = order_rows(table, ["t", "k"])
+    got = (ordered if order is None else ordered.take(pa.array(order))).to_pandas()
+    want = table.to_pandas().sort_values(["t", "k"], ignore_index=True)
+    pd.testing.assert_frame_equal(got, want)

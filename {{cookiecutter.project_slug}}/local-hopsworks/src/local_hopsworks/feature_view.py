@@ -12,7 +12,7 @@ import pandas as pd
 
 from .feature_group import write_json_atomic
 from .online import sqlite_row_reader, sqlite_value_reader, to_sqlite_key
-from .query import OutputColumn, Query, _Condition, _has_default_index, query_from_dict
+from .query import OutputColumn, Query, _Condition, _renumbered, query_from_dict
 from .timeutil import to_utc_timestamp, utc_now
 from .transformations import Udf, apply_transformations, fit_statistics, udf_from_dict
 
@@ -29,9 +29,15 @@ def _unsupported(**params: Any) -> None:
             raise NotImplementedError(f"{name}={value!r} is not supported by the local feature store")
 
 
-def _own_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a selection (a copy already) with the default index, copying it again only to renumber it."""
-    return frame.copy(deep=False) if _has_default_index(frame) else frame.reset_index(drop=True)
+def _own_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Return ``columns`` of ``frame``, a frame of the caller's own that it drops, as a new frame.
+
+    The columns are taken as they are, nothing copied (``frame[columns]`` would first merge the
+    joined frame's blocks, then copy every column: two copies of the result). X and y take
+    different columns of it, so writing into one never shows in the other.
+    """
+    out = pd.DataFrame({name: frame[name] for name in columns}, index=frame.index, copy=False)
+    return _renumbered(out)
 
 
 def _frame_type(df: pd.DataFrame, dataframe_type: str | None) -> Any:
@@ -271,13 +277,18 @@ class FeatureView:
         extra_filter: _Condition | None,
         columns: list[OutputColumn],
         versions: dict[tuple[str, int], int] | None = None,
+        select: bool = True,
     ) -> pd.DataFrame:
+        """Read the view's rows; ``select=False``: with the helper columns, for a caller that selects."""
         query = self.query
         condition = self._event_filter(start_time, end_time)
         if extra_filter is not None:
             condition = extra_filter if condition is None else condition & extra_filter
         return query._execute(
-            extra_filter=condition, versions=versions, extra_columns=columns[len(query._output_columns()) :]
+            extra_filter=condition,
+            versions=versions,
+            extra_columns=columns[len(query._output_columns()) :],
+            select=select,
         )
 
     # -- training data ---------------------------------------------------------------------------------------
@@ -301,7 +312,7 @@ class FeatureView:
         _unsupported(spine=spine, transformation_context=transformation_context, **kwargs)
         helpers = self.training_helper_columns if training_helper_columns else []
         columns, keep, labels = self._columns(primary_key, event_time, helpers)
-        df = self._read(start_time, end_time, extra_filter, columns)
+        df = self._read(start_time, end_time, extra_filter, columns, select=False)  # X, y: one copy
         self._fitted = self._fit(df)
         return self._xy(df, keep, labels, dataframe_type, self._fitted)
 
@@ -313,8 +324,8 @@ class FeatureView:
         dataframe_type: str | None,
         statistics: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[Any, Any]:
-        x = apply_transformations(_own_rows(df[keep]), self.transformation_functions, statistics)
-        y = _own_rows(df[labels]) if labels else None
+        x = apply_transformations(_own_rows(df, keep), self.transformation_functions, statistics)
+        y = _own_rows(df, labels) if labels else None
         return _frame_type(x, dataframe_type), None if y is None else _frame_type(y, dataframe_type)
 
     def _split(
@@ -556,7 +567,7 @@ class FeatureView:
         )
         helpers = self.inference_helper_columns if inference_helper_columns else []
         columns, keep, _ = self._columns(bool(primary_key), bool(event_time), helpers)
-        df = self._read(start_time, end_time, extra_filter, columns)[keep].reset_index(drop=True)
+        df = _own_rows(self._read(start_time, end_time, extra_filter, columns, select=False), keep)
         if transformed:
             df = apply_transformations(
                 df, self.transformation_functions, self._statistics_for(self._batch_td)

@@ -281,7 +281,8 @@ class OfflineTable:
         # file system deltalake passes through Python (same files, same Delta semantics).
         local = pafs.SubTreeFileSystem(str(self.path.absolute()), pafs.LocalFileSystem())
         dataset = table.to_pyarrow_dataset(filesystem=local)
-        pa.default_memory_pool().release_unused()  # memory freed since the last read goes first
+        # No release of Arrow's freed memory first: the scan reuses it, and returning it only to
+        # fault it in again cost 5-7% of a training-data read, for 2% less peak memory.
         # Local files need no pre-buffering of whole column chunks: without it a scan needs about a
         # third of the transient memory. The table goes straight into the list: no name keeps it alive.
         holder = [dataset.to_table(columns=columns, filter=filter, fragment_scan_options=SCAN)]

@@ -485,8 +485,14 @@ class Query:
         extra_filter: _Condition | None = None,
         versions: dict[FgKey, int] | None = None,
         extra_columns: list[OutputColumn] | None = None,
+        select: bool = True,
     ) -> pd.DataFrame:
-        """Run the query with an extra filter and pinned table versions (used by feature views)."""
+        """Run the query with an extra filter and pinned table versions (used by feature views).
+
+        ``select=False`` returns the joined frame as it is, every column read included (helper
+        columns too), rows numbered 0..n-1: for a caller that selects columns itself, so that
+        the result is copied once, not twice.
+        """
         nodes = self._nodes()
         outputs = self._output_columns() + list(extra_columns or [])
         filters = self._filters() + conjuncts(extra_filter)
@@ -558,9 +564,11 @@ class Query:
 
         assert frame is not None  # noqa: S101 - there is always a root
         if post:
-            frame = frame[and_all(post)._evaluate(frame, colmap).to_numpy()]
-        result = frame[[c.name for c in outputs]]  # a copy: nothing returned shares memory with a read
-        return result if _has_default_index(result) else result.reset_index(drop=True)
+            frame = _renumbered(frame[and_all(post)._evaluate(frame, colmap).to_numpy()])
+        if not select:
+            return frame
+        # A copy: nothing returned shares memory with a read.
+        return _renumbered(frame[[c.name for c in outputs]])
 
     def to_dict(self) -> dict[str, Any]:
         """Return the query as JSON-ready data (for feature view metadata)."""
@@ -621,9 +629,9 @@ def _join(
     inner = node.join_type == "inner"
     if inner:
         right = right.assign(**{hit: True})
-    # merge_asof needs both sides sorted by time; time-ordered data skips the sorts (and copies).
-    if not right[right_time].is_monotonic_increasing:
-        right = right.sort_values(right_time, kind="stable")
+    # merge_asof needs both sides sorted by time. The right side is: reads return rows in
+    # event-time order (row_order). So is the left, unless a plain join (right or outer, on a
+    # group without event time) reordered it.
     row = None
     if not left[left_time].is_monotonic_increasing:
         # Sort the left side, remembering its order: the result keeps the left rows' order.
@@ -641,9 +649,7 @@ def _join(
         allow_exact_matches=True,
     )
     if row is not None:
-        if not merged[row].is_monotonic_increasing:
-            merged = merged.sort_values(row, kind="stable")
-        merged = merged.drop(columns=[row])
+        merged = merged.sort_values(row, kind="stable").drop(columns=[row])
     if inner:
         merged = merged[merged[hit].notna().to_numpy()].drop(columns=[hit])
     return merged if _has_default_index(merged) else merged.reset_index(drop=True)
@@ -666,6 +672,13 @@ def _common_key_dtypes(
         left = left.astype({lk: common})
         right = right.astype({rk: common})
     return left, right
+
+
+def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number the rows of ``frame``, a new frame of the caller's own, 0..n-1 in place (no copy)."""
+    if not _has_default_index(frame):
+        frame.index = pd.RangeIndex(len(frame))
+    return frame
 
 
 def _has_default_index(frame: pd.DataFrame) -> bool:

@@ -27,11 +27,11 @@ def order_rows(table: pa.Table, keys: list[str]) -> tuple[pa.Table, np.ndarray |
 
     ``keys`` is the event time followed by the primary key columns; none holds nulls.
     """
-    if table.num_rows < 2:
+    if table.num_rows < 2 or _strictly_increasing(table.column(keys[0])):
         return table, None
     times = _int64(table.column(keys[0]))
     step = np.diff(times)
-    if not (step < 0).any():  # the common case, checked with one pass: rows already in time order
+    if not (step < 0).any():  # rows in time order, with ties: the keys decide
         ties = np.flatnonzero(step == 0)
         if not ties.size or len(keys) == 1 or _keys_ascending(table, keys[1:], ties, ties + 1):
             return table, None
@@ -45,6 +45,23 @@ def order_rows(table: pa.Table, keys: list[str]) -> tuple[pa.Table, np.ndarray |
     # Rows with equal event times are not in key order: sort on all keys (Arrow's sort is stable).
     indices = pc.sort_indices(table.select(keys), sort_keys=[(k, "ascending") for k in keys])
     return table, indices.to_numpy()
+
+
+def _strictly_increasing(times: pa.ChunkedArray) -> bool:
+    """Return whether every time is later than the one before (no ties: the keys need no look).
+
+    The common case, checked on each chunk's own memory: copying the times into one array and
+    taking their differences cost four times as much (2 ms a 2M-row group, benchmarks.md).
+    """
+    last = None
+    for chunk in times.chunks:
+        if not len(chunk):
+            continue
+        values = chunk.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if (last is not None and values[0] <= last) or (values[1:] <= values[:-1]).any():
+            return False
+        last = values[-1]
+    return True
 
 
 def _int64(column: pa.ChunkedArray) -> np.ndarray:
