@@ -1,10 +1,7 @@
-"""The training gate: may a new model serve? Pure functions on predictions and actuals, and the report.
+"""The training gate: pure functions on predictions and actuals deciding whether a new model may serve.
 
-A candidate is compared with a reference on the same test days: the production model when
-there is one (scored on its own feature view version), else the persistence baseline
-(tomorrow = today). It passes when its MAE is below ``(1 - margin)`` times the reference's
-and no slice of the test days (season, weekday) with enough rows is more than ``slice_max_worse``
-(relative) worse than the reference on that slice. The report says which rule decided.
+A candidate passes when its MAE is below ``(1 - margin)`` x the reference's and no slice (season, weekday)
+with enough rows is more than ``slice_max_worse`` worse than the reference there.
 """
 
 from __future__ import annotations
@@ -19,60 +16,37 @@ import numpy as np
 import pandas as pd
 
 REPORT_FILE = "gate_report.json"
-SEASONS = {12: "Dec-Feb", 1: "Dec-Feb", 2: "Dec-Feb", 3: "Mar-May", 4: "Mar-May", 5: "Mar-May"}
-SEASONS |= {6: "Jun-Aug", 7: "Jun-Aug", 8: "Jun-Aug", 9: "Sep-Nov", 10: "Sep-Nov", 11: "Sep-Nov"}
+SEASONS = ["Dec-Feb", "Mar-May", "Jun-Aug", "Sep-Nov"]
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 COLUMNS = ["date", "actual", "candidate", "reference"]
 
 
 def slice_labels(dates: pd.Series) -> dict[str, pd.Series]:
-    """Return the slices of each date: ``season`` (month groups, hemisphere-neutral) and ``weekday``."""
+    """Return each date's ``season`` (month groups, hemisphere-neutral) and ``weekday``, in calendar order."""
     days = pd.to_datetime(dates, utc=True)
+    codes = {"season": (days.dt.month % 12 // 3, SEASONS), "weekday": (days.dt.dayofweek, WEEKDAYS)}
     return {
-        "season": days.dt.month.map(SEASONS),
-        "weekday": days.dt.dayofweek.map(dict(enumerate(WEEKDAYS))),
+        kind: pd.Series(pd.Categorical.from_codes(code, names), index=days.index)
+        for kind, (code, names) in codes.items()
     }
 
 
-def _mae(error: pd.Series) -> float:
-    return float(error.abs().mean()) if len(error) else math.nan
-
-
 def slice_table(frame: pd.DataFrame, slice_max_worse: float, min_slice_rows: int) -> pd.DataFrame:
-    """Return MAE of candidate and reference per slice, and whether each judged slice is within bounds.
+    """Return MAE of candidate and reference per slice of ``frame``, and whether each is within bounds.
 
-    ``frame`` has the ``COLUMNS``; a slice with fewer than ``min_slice_rows`` rows is listed but
-    not judged (its MAE is mostly noise).
+    A slice with fewer than ``min_slice_rows`` rows is listed but not judged (its MAE is mostly noise).
     """
-    rows = []
+    errors = frame[["candidate", "reference"]].sub(frame["actual"], axis=0).abs()
+    parts = []
     for kind, labels in slice_labels(frame["date"]).items():
-        for value in sorted(labels.dropna().unique(), key=_slice_order):
-            part = frame[(labels == value).to_numpy()]
-            candidate = _mae(part["candidate"] - part["actual"])
-            reference = _mae(part["reference"] - part["actual"])
-            judged = len(part) >= min_slice_rows
-            ratio = candidate / reference if reference > 0 else (1.0 if candidate == 0 else math.inf)
-            rows.append(
-                {
-                    "slice": kind,
-                    "value": value,
-                    "rows": len(part),
-                    "candidate_mae": candidate,
-                    "reference_mae": reference,
-                    "ratio": ratio,
-                    "judged": judged,
-                    "ok": (not judged) or ratio <= 1.0 + slice_max_worse,
-                }
-            )
-    return pd.DataFrame(
-        rows,
-        columns=["slice", "value", "rows", "candidate_mae", "reference_mae", "ratio", "judged", "ok"],
-    )
-
-
-def _slice_order(value: str) -> int:
-    order = [*dict.fromkeys(SEASONS.values()), *WEEKDAYS]
-    return order.index(value) if value in order else len(order)
+        groups = errors.groupby(labels, observed=True)
+        parts.append(groups.mean().add_suffix("_mae").assign(rows=groups.size(), slice=kind))
+    table = pd.concat(parts).rename_axis("value").reset_index()
+    # 0/0 (both perfect) is a tie; x/0 is infinitely worse
+    table["ratio"] = (table["candidate_mae"] / table["reference_mae"]).fillna(1.0)
+    table["judged"] = table["rows"] >= min_slice_rows
+    table["ok"] = ~table["judged"] | (table["ratio"] <= 1.0 + slice_max_worse)
+    return table[["slice", "value", "rows", "candidate_mae", "reference_mae", "ratio", "judged", "ok"]]
 
 
 def evaluate(
@@ -84,124 +58,77 @@ def evaluate(
     candidate: dict[str, Any] | None = None,
     reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Judge a candidate against a reference on the same rows; return the gate report.
+    """Judge a candidate against a reference on the same days; return the (JSON-ready) gate report.
 
-    Args:
-        frame: One row per test day with ``date``, ``actual``, ``candidate`` and ``reference``
-            predictions; rows where any of them is missing are left out.
-        margin: Relative MAE improvement required (0.02: at least 2% lower; negative: a worse
-            candidate is allowed by that much).
-        slice_max_worse: How much (relative) worse than the reference a judged slice may be.
-        min_slice_rows: Slices with fewer rows are reported but not judged.
-        candidate: Description of the candidate (name, feature view version), copied to the report.
-        reference: Description of the reference, copied to the report.
-
-    Returns:
-        The report: ``passed``, ``reasons`` (why it passed or failed), ``overall``, ``slices``,
-        the test ``window`` and the ``settings`` used. JSON-serialisable.
+    ``frame`` has one row per test day with the ``COLUMNS``; rows missing any are left out. ``margin``
+    is the relative MAE improvement required (negative: a worse candidate is allowed by that much).
     """
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"gate frame is missing column(s) {missing}")
     rows = frame[COLUMNS].dropna().sort_values("date", ignore_index=True)
+    days = [day.date().isoformat() for day in rows["date"]] or [None]
     settings = {"mae_margin": margin, "slice_max_worse": slice_max_worse, "min_slice_rows": min_slice_rows}
     report: dict[str, Any] = {
         "candidate": dict(candidate or {}),
         "reference": dict(reference or {}),
         "settings": settings,
-        "window": _window(rows),
+        "window": {"start": days[0], "end": days[-1], "rows": len(rows)},
     }
     if rows.empty:
         reasons = ["no test day has both a candidate and a reference prediction and an observed value"]
         return {**report, "passed": False, "reasons": reasons, "overall": {}, "slices": []}
-    overall = _overall(rows, margin)
+    mae = rows[["candidate", "reference"]].sub(rows["actual"], axis=0).abs().mean()
+    required = mae["reference"] * (1.0 - margin)
+    overall = {
+        "candidate_mae": float(mae["candidate"]),
+        "reference_mae": float(mae["reference"]),
+        "required_below": float(required),
+        "ok": bool(mae["candidate"] < required),
+    }
     slices = slice_table(rows, slice_max_worse, min_slice_rows)
-    verdict = "below" if overall["ok"] else "not below"
-    reasons = [
-        f"MAE {overall['candidate_mae']:.3f} is {verdict} {overall['required_below']:.3f} "
-        f"= {1 - margin:g} x reference MAE {overall['reference_mae']:.3f} (margin {margin:g})",
-        *_slice_reasons(slices, slice_max_worse),
+    limit = f"+{slice_max_worse:.0%}"
+    slice_reasons = [
+        f"slice {s['slice']}={s['value']}: MAE {s['candidate_mae']:.3f} is {s['ratio'] - 1:+.0%} vs "
+        f"reference {s['reference_mae']:.3f} (bound {limit}, {s['rows']} days)"
+        for s in slices[~slices["ok"]].to_dict("records")
     ]
-    passed = bool(overall["ok"] and slices["ok"].all())
+    judged = f"{int(slices['judged'].sum())} of {len(slices)} slices judged"
+    reasons = [
+        f"MAE {overall['candidate_mae']:.3f} is {'below' if overall['ok'] else 'not below'} {required:.3f} "
+        f"= {1 - margin:g} x reference MAE {overall['reference_mae']:.3f} (margin {margin:g})",
+        *(slice_reasons or [f"no slice worse than {limit} ({judged})"]),
+    ]
+    passed = bool(overall["ok"] and not slice_reasons)
     slice_rows = jsonable(slices.to_dict("records"))
     return {**report, "passed": passed, "reasons": reasons, "overall": overall, "slices": slice_rows}
 
 
-def _overall(rows: pd.DataFrame, margin: float) -> dict[str, Any]:
-    """Return the MAE of candidate and reference on all rows, the bound and whether it is met."""
-    candidate_mae = _mae(rows["candidate"] - rows["actual"])
-    reference_mae = _mae(rows["reference"] - rows["actual"])
-    required = reference_mae * (1.0 - margin)
-    return {
-        "candidate_mae": candidate_mae,
-        "reference_mae": reference_mae,
-        "required_below": required,
-        "ok": bool(candidate_mae < required),
-    }
-
-
-def _window(rows: pd.DataFrame) -> dict[str, Any]:
-    """Return the first and last test day and the number of rows."""
-    return {
-        "start": rows["date"].min().date().isoformat() if len(rows) else None,
-        "end": rows["date"].max().date().isoformat() if len(rows) else None,
-        "rows": len(rows),
-    }
-
-
-def _slice_reasons(slices: pd.DataFrame, slice_max_worse: float) -> list[str]:
-    """Return one reason per slice out of bounds, or one saying none is."""
-    bad = slices[~slices["ok"]]
-    if bad.empty:
-        judged = int(slices["judged"].sum())
-        return [f"no slice worse than +{slice_max_worse:.0%} ({judged} of {len(slices)} slices judged)"]
-    return [
-        f"slice {record['slice']}={record['value']}: MAE {record['candidate_mae']:.3f} is "
-        f"{record['ratio'] - 1:+.0%} vs reference {record['reference_mae']:.3f} "
-        f"(bound +{slice_max_worse:.0%}, {record['rows']} days)"
-        for record in bad.to_dict("records")
-    ]
-
-
 def format_report(report: dict[str, Any]) -> str:
     """Return the report as a table for the logs."""
-    reference = report.get("reference") or {}
-    window = report.get("window") or {}
-    verdict = "PASSED" if report.get("passed") else "FAILED"
-    decision = report.get("decision")
+    window, overall, decision = report["window"], report["overall"], report.get("decision")
+    info = bool(report.get("informational"))  # no production model: the verdicts are for information
     lines = [
-        f"training gate: {verdict}" + (f" -> {decision}" if decision else " -> no alias"),
-        f"reference: {reference.get('label', 'n/a')}; test days {window.get('start')}..{window.get('end')} "
-        f"({window.get('rows', 0)} days)",
+        f"training gate: {'PASSED' if report['passed'] else 'FAILED'} -> {decision or 'no alias'}",
+        f"reference: {report['reference'].get('label', 'n/a')}; test days {window['start']}..{window['end']} "
+        f"({window['rows']} days)",
         f"{'':<20}{'rows':>6}{'candidate':>11}{'reference':>11}{'change':>9}  verdict",
     ]
-    overall = report.get("overall") or {}
-    info = bool(report.get("informational"))  # no production model: the rows are for information
+    entries = [{**s, "name": f"{s['slice']}={s['value']}"} for s in report["slices"]]
     if overall:
-        change = (
-            overall["candidate_mae"] / overall["reference_mae"] - 1 if overall["reference_mae"] else math.nan
-        )
+        ratio = overall["candidate_mae"] / overall["reference_mae"] if overall["reference_mae"] else None
+        total = {**overall, "name": "MAE (all days)", "rows": window["rows"], "judged": True, "ratio": ratio}
+        entries.insert(0, total)
+    for e in entries:
+        verdict = ("ok" if e["ok"] else "FAIL") if e["judged"] else "(too few days)"
+        verdict = f"({verdict}, info)" if info and e["judged"] else verdict
+        change = math.nan if e["ratio"] is None else e["ratio"] - 1
         lines.append(
-            f"{'MAE (all days)':<20}{window.get('rows', 0):>6}{overall['candidate_mae']:>11.3f}"
-            f"{overall['reference_mae']:>11.3f}{change:>+9.1%}  {_verdict(overall['ok'], True, info)}"
+            f"{e['name']:<20}{e['rows']:>6}{e['candidate_mae']:>11.3f}{e['reference_mae']:>11.3f}"
+            f"{change:>+9.1%}  {verdict}"
         )
-    for record in report.get("slices") or []:
-        verdict_text = _verdict(record["ok"], record["judged"], info)
-        ratio = record["ratio"] if record["ratio"] is not None else math.nan
-        lines.append(
-            f"{record['slice'] + '=' + str(record['value']):<20}{record['rows']:>6}"
-            f"{record['candidate_mae']:>11.3f}"
-            f"{record['reference_mae']:>11.3f}{ratio - 1:>+9.1%}  {verdict_text}"
-        )
-    lines += [f"  - {reason}" for reason in report.get("reasons") or []]
+    lines += [f"  - {reason}" for reason in report["reasons"]]
     return "\n".join(lines)
-
-
-def _verdict(ok: bool, judged: bool, informational: bool) -> str:
-    if not judged:
-        return "(too few days)"
-    text = "ok" if ok else "FAIL"
-    return f"({text}, info)" if informational else text
 
 
 def write_report(report: dict[str, Any], folder: Path) -> Path:
@@ -221,6 +148,4 @@ def jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, (dt.date, pd.Timestamp)):
-        return value.isoformat()
-    return value
+    return value.isoformat() if isinstance(value, dt.date) else value  # pd.Timestamp is a dt.date too
