@@ -52,10 +52,8 @@ def _lags(pm25: pd.Series) -> pd.DataFrame:
 def air_quality_features(daily: pd.DataFrame, location_key: str, version: int = 1) -> pd.DataFrame:
     """Return ``location``, ``date``, ``pm25`` and the lag features of ``location_key``, by date.
 
-    Lags refer to calendar days, not rows: ``pm25_lag_1`` is the value of the previous day and is
-    NaN when that day is absent; ``pm25_roll_mean_7`` is the mean of the 7 days before (not
-    including the day itself) and is NaN when fewer than 4 of them have a value. Version 2 adds
-    ``pm25_roll_max_7``, the maximum of the same 7 days under the same rule.
+    Lags refer to calendar days: ``pm25_lag_1`` is the previous day's value (NaN if absent);
+    ``pm25_roll_mean_7`` (and v2's ``pm25_roll_max_7``) summarise the 7 days before, NaN below 4 values.
     """
     names = lag_feature_names(version)
     dates = pd.DatetimeIndex(daily_dates(daily, ["pm25"], "PM2.5"))
@@ -70,8 +68,7 @@ def lag_features_from_history(
 ) -> dict[str, float]:
     """Return the lag features (of ``version``) of the day after ``history`` (or of ``target`` if given).
 
-    ``history`` holds PM2.5 indexed by UTC midnight dates before the target day; observed and
-    already-predicted values can be mixed, which is how multi-day forecasts are built recursively.
+    ``history`` is PM2.5 by UTC day, observed or already predicted: recursive forecasts mix both.
     """
     index = pd.DatetimeIndex(utc_days(pd.Series(history.index)))
     if index.has_duplicates:

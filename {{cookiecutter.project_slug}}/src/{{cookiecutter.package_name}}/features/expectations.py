@@ -1,9 +1,7 @@
-"""Expectation suites of the feature groups: the rules every batch must pass before it is stored.
+"""Expectation suites of the feature groups, as data in Great Expectations' JSON shape.
 
-The rules are data in Great Expectations' JSON shape. Each suite is attached to its feature group
-(Hopsworks runs it with Great Expectations on insert, the embedded store with its own evaluator) and
-``check_batches`` runs it on every batch of a run before anything is written. Policy strict: a
-failing batch is refused whole.
+Each suite is attached to its group (checked on insert: by GE on Hopsworks, by the embedded store's
+evaluator locally) and ``check_batches`` runs it on all batches of a run before any is written.
 """
 
 from __future__ import annotations
@@ -43,12 +41,7 @@ def _rule(kind: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def not_after_now(column: str, days: int) -> dict[str, Any]:
-    """No event time later than now + ``days`` (a temporal suite parameter, resolved at validation).
-
-    Great Expectations resolves ``now()`` to a naive local time it cannot compare with UTC event
-    times, so this rule is left out of the suite attached on Hopsworks (see ``is_portable``) and
-    enforced by ``check_batches`` on both backends.
-    """
+    """No event time later than now + ``days`` (a temporal suite parameter, resolved at validation)."""
     return _rule(
         "column_max_to_be_between", column=column, max_value={"$PARAMETER": f"now() + timedelta(days={days})"}
     )
@@ -95,7 +88,11 @@ def expectations(name: str, version: int = 1) -> list[dict[str, Any]]:
 
 
 def is_portable(expectation: dict[str, Any]) -> bool:
-    """Return whether Great Expectations on Hopsworks can evaluate ``expectation`` (no temporal parameter)."""
+    """Return whether Great Expectations on Hopsworks can evaluate ``expectation`` (no temporal parameter).
+
+    GE resolves ``now()`` to a naive local time it cannot compare with UTC event times, so the temporal
+    rule stays out of the suite attached on Hopsworks; ``check_batches`` enforces it on both backends.
+    """
     return "$PARAMETER" not in json.dumps(expectation["kwargs"])
 
 
@@ -113,8 +110,7 @@ def suite(name: str, policy: str = POLICY, version: int = 1) -> dict[str, Any]:
 def hsfs_suite(name: str, policy: str = POLICY, version: int = 1) -> Any:
     """Return the portable rules of ``name`` as an ``hsfs`` ``ExpectationSuite`` (needs the hopsworks extra).
 
-    hsfs takes ``run_validation`` and the policy from the suite object itself (the arguments of
-    ``save_expectation_suite`` are ignored for hsfs suites), so both are set here.
+    It carries ``run_validation`` and the policy: hsfs ignores ``save_expectation_suite``'s for hsfs suites.
     """
     from hsfs.expectation_suite import ExpectationSuite
     from hsfs.ge_expectation import GeExpectation
@@ -124,14 +120,10 @@ def hsfs_suite(name: str, policy: str = POLICY, version: int = 1) -> Any:
     return ExpectationSuite(**data, expectations=[GeExpectation(**e, meta={}) for e in rules])
 
 
-def is_hopsworks(fg_or_fs: Any) -> bool:
-    """Return whether a store object comes from the Hopsworks SDK (rather than the embedded store)."""
-    return type(fg_or_fs).__module__.split(".")[0] in ("hsfs", "hopsworks", "hopsworks_common")
-
-
 def suite_for(fs: Any, name: str, version: int = 1, policy: str = POLICY) -> Any:
-    """Return the suite of ``name`` v``version`` in the form ``fs`` takes (hsfs objects on Hopsworks)."""
-    return hsfs_suite(name, policy, version) if is_hopsworks(fs) else suite(name, policy, version)
+    """Return the suite of ``name`` v``version`` in the form the store object ``fs`` takes."""
+    on_hopsworks = type(fs).__module__.split(".")[0] in ("hsfs", "hopsworks", "hopsworks_common")
+    return hsfs_suite(name, policy, version) if on_hopsworks else suite(name, policy, version)
 
 
 def _signature(rules: list[Any]) -> list[str]:
@@ -150,7 +142,7 @@ def ensure_suite(fg: Any, policy: str = POLICY) -> bool:
     wanted = suite_for(fg, fg.name, fg.version, policy)
     current = fg.get_expectation_suite(ge_type=False)
     if current is not None:
-        rules = wanted.expectations if is_hopsworks(fg) else wanted["expectations"]
+        rules = wanted["expectations"] if isinstance(wanted, dict) else wanted.expectations
         same_rules = _signature(current.expectations) == _signature(rules)
         if same_rules and str(current.validation_ingestion_policy).upper() == policy.upper():
             return False
@@ -164,8 +156,7 @@ def ensure_suite(fg: Any, policy: str = POLICY) -> bool:
 def check_batches(batches: list[tuple[Any, pd.DataFrame]], now: Any = None) -> None:
     """Check every batch of a run (temporal rule included) before any is written; refuse all if one fails.
 
-    A failing batch is recorded where its store keeps rejected data (the embedded store
-    quarantines it; Hopsworks keeps the validation report).
+    A failing batch is recorded where its store keeps rejected data (quarantine, or Hopsworks' report).
 
     Raises:
         ValidationError: Naming each failing group, rule and column, with example rows.

@@ -5,14 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..sources.base import DAILY_VARIABLES
 from .air_quality import daily_dates
 
-WEATHER_FEATURES = [
-    "temperature_2m_mean",
-    "precipitation_sum",
-    "wind_speed_10m_max",
-    "wind_direction_10m_dominant",
-]
+WEATHER_FEATURES = list(DAILY_VARIABLES)
 
 
 def weather_features(raw: pd.DataFrame, location_key: str) -> pd.DataFrame:

@@ -14,17 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import PROGRAM
-from ..catalog import (
-    FEATURES_VERSION,
-    describe_features,
-    feature_groups,
-    location_rows,
-    parse_date,
-    utc_today,
-)
+from .. import PROGRAM, catalog
 from ..features import expectations
-from ..features.air_quality import LAG_FEATURES_BY_VERSION, air_quality_features, calendar_features
+from ..features.air_quality import LAG_FEATURES_BY_VERSION, air_quality_features, calendar_features, utc_days
 from ..features.weather import weather_features
 from ..lifecycle import aliases
 from ..settings import Settings
@@ -33,8 +25,7 @@ from ..store import connect, exclusive, get_secret
 
 log = logging.getLogger(__name__)
 OPEN_METEO_KEY_SECRET = "OPEN_METEO_API_KEY"  # noqa: S105 - the secret's name, not its value
-# The lags of a day read the 7 days before it: a window needs the 7 days before it and changes the
-# lags of the 7 days after it.
+# A day's lags read the 7 days before it: a window reads the week before and changes the week after.
 LAG_DAYS = dt.timedelta(days=7)
 
 
@@ -49,10 +40,9 @@ def run(
 ) -> dict[str, Any]:
     """Fetch, compute and store features for ``[start, end]`` plus the weather forecast; return a summary.
 
-    ``feature_versions`` are the air_quality versions to write (default: the ones in use); the
-    default start is the earliest of their default starts, so a new version is backfilled.
+    The default start is the earliest of the ``feature_versions``' own, so a new version is backfilled.
     """
-    today = today or utc_today()
+    today = today or catalog.utc_today()
     end = end or today
     if end > today:
         raise ValueError(f"--end {end} is in the future: observations exist up to today ({today})")
@@ -65,11 +55,8 @@ def run(
     fs = project.get_feature_store()
     # The versions the production, shadow and rollback models read (or v1). A registry that cannot be
     # read fails the run: writing only v1 would silently starve a model serving from a later version.
-    versions = sorted(
-        set(
-            feature_versions or aliases.feature_versions_in_use(fs, settings.model_name) or [FEATURES_VERSION]
-        )
-    )
+    in_use = feature_versions or aliases.feature_versions_in_use(fs, settings.model_name)
+    versions = sorted(set(in_use or [catalog.FEATURES_VERSION]))
     # One feature run at a time reads history, computes lags and writes them: two interleaved runs
     # would compute lags from history the other has not written yet.
     with exclusive(settings, "feature-pipeline"):
@@ -87,11 +74,11 @@ def write_window(
 ) -> dict[str, Any]:
     """Fetch ``[start, end]``, compute its features and the lags it changes after it, and write them."""
     location = settings.location
-    groups = {version: feature_groups(fs, version) for version in versions}
+    groups = {version: catalog.feature_groups(fs, version) for version in versions}
     aq_groups = {version: aq for version, (_, aq) in groups.items()}
     if start is None:
         backfill_start = today - dt.timedelta(days=settings.backfill_days)
-        stored = [location_rows(aq, location.key) for aq in aq_groups.values()]
+        stored = [catalog.location_rows(aq, location.key) for aq in aq_groups.values()]
         start = min(
             s["date"].max().date() + dt.timedelta(days=1) if len(s) else backfill_start for s in stored
         )
@@ -129,13 +116,12 @@ def pm25_history(
     """Return the stored PM2.5 the window's lags read or change, with the new observations replacing it."""
     history_start = pd.Timestamp(start - LAG_DAYS, tz="UTC")
     after_end = pd.Timestamp(end + LAG_DAYS + dt.timedelta(days=1), tz="UTC")
-    stored = [location_rows(aq, location, history_start, after_end) for aq in aq_groups]
+    stored = [catalog.location_rows(aq, location, history_start, after_end) for aq in aq_groups]
     parts = [frame[["date", "pm25"]] for frame in (new_pm25, *stored) if not frame.empty]
     if not parts:
         return pd.DataFrame({"date": [], "pm25": []})
     combined = pd.concat(parts, ignore_index=True)
-    days = pd.to_datetime(combined["date"], utc=True).dt.normalize()
-    return combined[~days.duplicated(keep="first")].reset_index(drop=True)  # new observations win
+    return combined[~utc_days(combined["date"]).duplicated()].reset_index(drop=True)  # new observations win
 
 
 def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
@@ -147,7 +133,7 @@ def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
     for fg, rows in batches:
         fg.insert(rows)
     for fg, _ in batches:
-        describe_features(fg)
+        catalog.describe_features(fg)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Fetch weather and PM2.5, compute features and upsert the feature groups.",
     )
     parser.add_argument(
-        "--start", type=parse_date, help="first day (YYYY-MM-DD); default: day after last stored"
+        "--start", type=catalog.parse_date, help="first day (YYYY-MM-DD); default: day after last stored"
     )
-    parser.add_argument("--end", type=parse_date, help="last day (YYYY-MM-DD); default: today (UTC)")
+    parser.add_argument("--end", type=catalog.parse_date, help="last day (YYYY-MM-DD); default: today (UTC)")
     parser.add_argument("--source", choices=SOURCE_NAMES, help="data source; default: DATA_SOURCE setting")
     parser.add_argument(
         "--feature-version",
@@ -171,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     # A window that cannot hold an observation is a mistake, not "0 rows": exit 2, nothing written.
-    today = utc_today()
+    today = catalog.utc_today()
     if args.start and args.start > today:
         parser.error(
             f"--start {args.start} is in the future (today is {today} UTC): there is nothing to fetch yet"

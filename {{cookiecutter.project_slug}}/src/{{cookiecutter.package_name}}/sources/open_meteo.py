@@ -1,11 +1,9 @@
-"""Client for the free Open-Meteo weather, forecast and air-quality APIs.
-
-API documentation: https://open-meteo.com/en/docs (forecast), https://open-meteo.com/en/docs/historical-weather-api
-(archive) and https://open-meteo.com/en/docs/air-quality-api (air quality).
-"""
+"""Client for the free Open-Meteo APIs: https://open-meteo.com/en/docs (forecast),
+https://open-meteo.com/en/docs/historical-weather-api and https://open-meteo.com/en/docs/air-quality-api."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import time
@@ -28,11 +26,9 @@ USER_AGENT = "air-quality-forecast (cookiecutter template; +https://open-meteo.c
 
 
 class OpenMeteoClient(Source):
-    """Fetch daily weather and daily mean PM2.5 for a location from Open-Meteo.
+    """Fetch daily weather and mean PM2.5 from Open-Meteo, retrying 429, 5xx, timeouts and lost connections.
 
-    Rate limiting (429), server errors (5xx), timeouts and connection errors are retried up to
-    ``max_retries`` times, waiting ``backoff_base_s * 2**attempt`` (or a 429's ``Retry-After``
-    in seconds), capped at ``backoff_max_s``. Any other failure raises ``SourceError``.
+    A retry waits ``backoff_base_s * 2**attempt`` (or a 429's ``Retry-After``), at most ``backoff_max_s``.
     """
 
     def __init__(
@@ -52,20 +48,13 @@ class OpenMeteoClient(Source):
     ) -> None:
         super().__init__(today)
         self.archive_url, self.forecast_url, self.air_quality_url = archive_url, forecast_url, air_quality_url
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
-        self._sleep = sleep
+        self.timeout_s, self.max_retries, self._sleep = timeout_s, max_retries, sleep
+        self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
         # Open-Meteo's commercial plans take the key only as a query parameter (no header); error
         # messages show URLs without their query string, so the key never reaches a log.
         self._api_key = api_key
         self.session = session if session is not None else requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-
-    def close(self) -> None:
-        """Close the HTTP session and its pooled connections."""
-        self.session.close()
 
     def weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Return daily weather for ``start``..``end``: the archive's days, then the forecast API's."""
@@ -81,10 +70,9 @@ class OpenMeteoClient(Source):
     def pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Return daily mean PM2.5 for the days in ``start``..``end`` that have enough hourly data."""
         payload, where = self._get_json(self.air_quality_url, location, start, end, hourly="pm2_5")
-        columns = _columns(payload, "hourly", ("pm2_5",), where)
-        times = _parse_times(columns["time"], "%Y-%m-%dT%H:%M", where)
-        hourly = pd.DataFrame({"date": times.dt.floor("D"), "pm25": _floats(columns["pm2_5"], where)})
-        daily = _within(hourly, start, end).groupby("date", sort=True)["pm25"].agg(["mean", "count"])
+        hourly = _table(payload, "hourly", ("pm2_5",), "%Y-%m-%dT%H:%M", where)
+        hourly["date"] = hourly["date"].dt.floor("D")
+        daily = _within(hourly, start, end).groupby("date", sort=True)["pm2_5"].agg(["mean", "count"])
         daily = daily[daily["count"] >= MIN_HOURS_PER_DAY]
         dates = daily.index.astype("datetime64[ns, UTC]")
         return pd.DataFrame({"date": dates, "pm25": daily["mean"].to_numpy(dtype="float64")})
@@ -92,15 +80,9 @@ class OpenMeteoClient(Source):
     def _fetch_daily(
         self, url: str, location: Location, start: datetime.date, end: datetime.date
     ) -> pd.DataFrame:
-        daily = ",".join(DAILY_VARIABLES)
-        payload, where = self._get_json(url, location, start, end, daily=daily, wind_speed_unit="kmh")
-        columns = _columns(payload, "daily", DAILY_VARIABLES, where)
-        frame = pd.DataFrame(
-            {
-                "date": _parse_times(columns["time"], "%Y-%m-%d", where),
-                **{name: _floats(columns[name], where) for name in DAILY_VARIABLES},
-            }
-        )
+        daily = {"daily": ",".join(DAILY_VARIABLES), "wind_speed_unit": "kmh"}
+        payload, where = self._get_json(url, location, start, end, **daily)
+        frame = _table(payload, "daily", DAILY_VARIABLES, "%Y-%m-%d", where)
         if frame["date"].duplicated().any():
             raise SourceError(f"{where}: daily.time has duplicate days")
         frame = _within(frame, start, end)
@@ -131,7 +113,7 @@ class OpenMeteoClient(Source):
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return _decode(response, f"{where} (HTTP {status})"), f"{where} (HTTP {status})"
+                    return _decode(response, f"{where} (HTTP {status})")
                 if status != 429 and status < 500:
                     raise SourceError(f"{where} answered HTTP {status}: {_reason(response)}")
                 problem = f"HTTP {status}: {_reason(response)}"
@@ -149,35 +131,32 @@ def _within(frame: pd.DataFrame, start: datetime.date, end: datetime.date) -> pd
 
 def _reason(response: requests.Response) -> str:
     """Return Open-Meteo's ``reason`` field if the body has one, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("reason"), str):
-        return body["reason"]
+    with contextlib.suppress(ValueError, TypeError, KeyError):  # not JSON, not an object, or no reason
+        if isinstance(reason := response.json()["reason"], str):
+            return reason
     return (response.text or "").strip()[:200] or response.reason or "no details"
 
 
 def _retry_after_s(response: requests.Response) -> float | None:
     """Return ``Retry-After`` in seconds, or None if absent or not a number (HTTP dates are ignored)."""
-    try:
-        seconds = float(response.headers.get("Retry-After", "nan"))
-    except ValueError:
-        return None
-    return max(seconds, 0.0) if np.isfinite(seconds) else None
+    with contextlib.suppress(ValueError):
+        if np.isfinite(seconds := float(response.headers.get("Retry-After", "nan"))):
+            return max(seconds, 0.0)
+    return None
 
 
-def _decode(response: requests.Response, where: str) -> Any:
+def _decode(response: requests.Response, where: str) -> tuple[Any, str]:
+    """Return the JSON body and ``where``; raise SourceError naming ``where`` if there is none."""
     if not response.content.strip():
         raise SourceError(f"{where}: empty body")
     try:
-        return json.loads(response.content)
+        return json.loads(response.content), where
     except ValueError as exc:
         raise SourceError(f"{where}: body is not valid JSON ({exc})") from exc
 
 
-def _columns(payload: Any, block: str, names: tuple[str, ...], where: str) -> dict[str, list[Any]]:
-    """Return ``payload[block]`` arrays ``time`` and ``names`` after checking shape and lengths."""
+def _table(payload: Any, block: str, names: tuple[str, ...], fmt: str, where: str) -> pd.DataFrame:
+    """Return ``payload[block]`` as ``date`` (UTC, from ``time``) and ``names`` as float64 (null is NaN)."""
     if not isinstance(payload, dict):
         raise SourceError(f"{where}: expected a JSON object, got {type(payload).__name__}")
     data = payload.get(block)
@@ -189,22 +168,14 @@ def _columns(payload: Any, block: str, names: tuple[str, ...], where: str) -> di
     lengths = {name: len(data[name]) for name in ("time", *names)}
     if len(set(lengths.values())) > 1:
         raise SourceError(f"{where}: '{block}' arrays have different lengths {lengths}")
-    return data
-
-
-def _parse_times(values: list[Any], fmt: str, where: str) -> pd.Series:
     try:
-        parsed = pd.to_datetime(pd.Series(values, dtype="object"), format=fmt, utc=True)
+        dates = pd.to_datetime(pd.Series(data["time"], dtype="object"), format=fmt, utc=True)
     except (ValueError, TypeError) as exc:
         raise SourceError(f"{where}: unreadable time values ({exc})") from exc
-    if parsed.isna().any():
+    if dates.isna().any():
         raise SourceError(f"{where}: null time values")
-    return parsed.astype("datetime64[ns, UTC]")
-
-
-def _floats(values: list[Any], where: str) -> np.ndarray:
-    # null (None) means "not available" in Open-Meteo answers and becomes NaN.
     try:
-        return np.array([np.nan if v is None else v for v in values], dtype="float64")
+        values = {name: np.array(data[name], dtype="float64") for name in names}
     except (ValueError, TypeError) as exc:
         raise SourceError(f"{where}: non-numeric values ({exc})") from exc
+    return pd.DataFrame({"date": dates.astype("datetime64[ns, UTC]"), **values})

@@ -1,8 +1,7 @@
 """Offline, deterministic simulator of daily weather and PM2.5, so everything runs without a network.
 
-The numbers are made up but learnable: seasonal temperatures that depend on latitude, fronts, dry
-spells and skewed rain, and PM2.5 that rises with cold (heating) and weekday traffic and is washed
-out by wind and rain.
+Made up but learnable: seasons by latitude, fronts, dry spells and skewed rain; PM2.5 rises with cold
+(heating) and weekday traffic and is washed out by wind and rain.
 """
 
 from __future__ import annotations
@@ -20,10 +19,9 @@ MIN_PM25 = 0.5
 
 
 class SyntheticSource(Source):
-    """Simulated data source with the same interface as ``OpenMeteoClient``.
+    """Simulated data source: a value for ``(seed, location.key, day)`` never depends on the window asked.
 
-    A value for ``(seed, location.key, day)`` never depends on the requested window: the series
-    always starts at ``ORIGIN`` and its random draws are laid out one row per day.
+    The series always starts at ``ORIGIN`` and its random draws are laid out one row per day.
     """
 
     def __init__(self, seed: int = 7, today: datetime.date | None = None) -> None:
@@ -92,14 +90,8 @@ def _simulate(latitude: float, seed: list[int], last: datetime.date) -> pd.DataF
     # PM2.5: short memory (AR 0.45) plus weather and traffic effects that dominate the noise,
     # so weather-aware models beat "tomorrow = today" clearly.
     weekday = (dates.dayofweek.to_numpy() < 5).astype("float64")
-    drivers = (
-        4.0
-        + 0.35 * np.maximum(12.0 - temperature, 0.0)
-        + 2.5 * weekday
-        - 0.2 * wind_speed
-        - 0.7 * np.minimum(precipitation, 8.0)
-        + 0.8 * z_pm
-    )
+    heating, rain = 0.35 * np.maximum(12.0 - temperature, 0.0), 0.7 * np.minimum(precipitation, 8.0)
+    drivers = 4.0 + heating + 2.5 * weekday - 0.2 * wind_speed - rain + 0.8 * z_pm
     pm25 = np.empty(len(dates))
     previous = 8.0
     for t, drive in enumerate(drivers):
