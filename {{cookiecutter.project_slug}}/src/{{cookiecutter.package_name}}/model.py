@@ -39,11 +39,8 @@ def feature_view_of(model: Any) -> tuple[str, int]:
 
 def file_hashes(folder: Path) -> dict[str, str]:
     """Return the sha256 of every file under ``folder``, by relative POSIX path."""
-    hashes = {}
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        with path.open("rb") as handle:
-            hashes[path.relative_to(folder).as_posix()] = hashlib.file_digest(handle, "sha256").hexdigest()
-    return hashes
+    files = sorted(path for path in Path(folder).rglob("*") if path.is_file())
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 @dataclass
@@ -88,19 +85,13 @@ class LoadedModel:
                 f"{what}: feature(s) {sorted(empty.columns[empty.any()])} missing for {int(rows.sum())} "
                 f"row(s) ({days}); no prediction made"
             )
-        import xgboost as xgb
-
-        matrix = xgb.DMatrix(features[self.feature_names].astype("float64"), feature_names=self.feature_names)
-        return self.booster.predict(matrix)
+        return self.booster.inplace_predict(features[self.feature_names].astype("float64"))
 
 
 def load_model(
     mr: Any, name: str, version: int | None = None, expected_sha256: dict[str, str] | None = None
 ) -> LoadedModel:
-    """Download a version (default: the newest), check ``expected_sha256`` (file -> sha256) and load it.
-
-    Raises ModelIntegrityError (a RuntimeError) when a registered file is missing or changed.
-    """
+    """Download a version (default: the newest), check its files against ``expected_sha256``, load it."""
     import xgboost as xgb
 
     if version is None:
@@ -123,8 +114,7 @@ def load_model(
             raise ModelIntegrityError(
                 f"model {name} version {version} failed its integrity check: " + "; ".join(problems)
             )
-        booster = xgb.Booster()
-        booster.load_model(folder / MODEL_FILE)
+        booster = xgb.Booster(model_file=folder / MODEL_FILE)
         names = booster.feature_names or json.loads((folder / "features.json").read_text())
         run_file = folder / "run.json"
         run = json.loads(run_file.read_text()) if run_file.exists() else None

@@ -14,8 +14,7 @@ from ..catalog import LABEL, feature_groups, location_rows, predictions_group
 MONITORING_KEYS = ["location", "date", "model_name", "model_version"]
 PSI_SMOOTHING = 0.5  # added to every bin's count (Jeffreys): a week of 7 values has empty bins by chance
 DRIFT_DAYS = 7
-# Drift compares like with like: the reference is the training days within SEASON_DAYS days of the
-# year of the recent ones, and features that are functions of the date itself are not compared.
+# Drift compares like with like: training days of the same season, no features of the date itself.
 SEASON_DAYS = 30
 CALENDAR_FEATURES = frozenset({"day_of_week", "day_of_year"})
 HINDCAST_DAYS = 30
@@ -45,15 +44,12 @@ def outcome_rows(
 ) -> pd.DataFrame:
     """Return new monitoring rows: one-day-ahead predictions of the versions in ``roles`` with their outcome.
 
-    Days already in ``known`` (monitoring rows) are left out: the first recorded outcome of a day stays.
+    Keys already in ``known`` (monitoring rows) are left out: the first recorded outcome of a day stays.
     """
-    if predictions.empty or actuals.empty:
-        return pd.DataFrame(columns=OUTCOME_COLUMNS)
     mine = predictions[(predictions["horizon_days"] == 1) & predictions["model_version"].isin(list(roles))]
     joined = mine.merge(actuals[["date", "actual_pm25"]].dropna(), on="date", how="inner")
     if known is not None and not known.empty:
-        keys = ["date", "model_name", "model_version"]
-        joined = joined[~joined.set_index(keys).index.isin(known.set_index(keys).index)]
+        joined = joined[~joined.set_index(MONITORING_KEYS).index.isin(known.set_index(MONITORING_KEYS).index)]
     out = joined.assign(
         role=joined["model_version"].map(roles).astype("object"),
         abs_error=(joined["predicted_pm25"] - joined["actual_pm25"]).abs().astype("float64"),
@@ -67,9 +63,7 @@ def record_outcomes(
 ) -> int:
     """Write the outcomes that arrived since the last run for the served versions; return the row count."""
     group = monitoring_group(fs)
-    predictions = location_rows(predictions_group(fs), location)
-    if predictions.empty:
-        return 0
+    predictions = location_rows(predictions_group(fs), location)  # inference has just written some
     mine = predictions[predictions["model_name"] == model_name]
     actuals = observed_pm25(fs, location, features_version)
     rows = outcome_rows(mine, actuals, roles, now, known=location_rows(group, location))
@@ -80,9 +74,7 @@ def record_outcomes(
 
 def observed_pm25(fs: Any, location: str, features_version: int) -> pd.DataFrame:
     """Return ``date`` and ``actual_pm25`` of one location (every feature version holds the same label)."""
-    rows = location_rows(feature_groups(fs, features_version)[1], location)
-    if rows.empty:
-        return pd.DataFrame(columns=["date", "actual_pm25"])
+    rows = location_rows(feature_groups(fs, features_version)[1], location)  # written before any prediction
     return rows[["date", LABEL]].dropna().rename(columns={LABEL: "actual_pm25"})
 
 
@@ -109,7 +101,6 @@ def accuracy_over_time(rows: pd.DataFrame, window: int = 7) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=columns)
     rows = rows.sort_values(["model_version", "date"]).drop_duplicates(["model_version", "date"])
-    rows = rows.astype({"model_version": "int64"})
     by_version = rows.set_index("date").groupby("model_version")
     rolling = by_version["abs_error"].rolling(f"{window}D", min_periods=1).mean()
     last_role = rows.groupby("model_version")["role"].transform("last").astype(str)
@@ -133,16 +124,13 @@ def accuracy_by_version(rows: pd.DataFrame, recent_days: int = 7) -> pd.DataFram
 
 
 def psi(expected: Any, actual: Any, bins: int = 10, smoothing: float = PSI_SMOOTHING) -> float:
-    """Return the population stability index of ``actual`` against ``expected``.
+    """Return the population stability index of ``actual`` against ``expected`` (NaNs ignored).
 
-    Bins are the quantiles of ``expected`` (repeated edges merge; a bin empty on both sides is dropped);
-    a bin's share is ``(count + smoothing) / (n + smoothing * bins)``, so a week's empty bin is not
-    infinite drift (with ``smoothing=0`` it is). NaNs are ignored; NaN when either side is empty.
+    Bins are quantiles of ``expected``; a share is ``(count + smoothing) / (n + smoothing * bins)``, so a
+    week's empty bin is not infinite drift (with ``smoothing=0`` it is). NaN if a side has no values.
     """
-    if bins < 2:
-        raise ValueError(f"bins must be at least 2, got {bins}")
-    if smoothing < 0:
-        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if bins < 2 or smoothing < 0:
+        raise ValueError(f"bins must be at least 2 and smoothing >= 0, got {bins} and {smoothing}")
     e, a = (np.asarray(values, dtype="float64") for values in (expected, actual))
     e, a = e[~np.isnan(e)], a[~np.isnan(a)]
     if e.size == 0 or a.size == 0:
@@ -151,9 +139,8 @@ def psi(expected: Any, actual: Any, bins: int = 10, smoothing: float = PSI_SMOOT
     counts = np.array([np.bincount(np.searchsorted(inner, x), minlength=inner.size + 1) for x in (e, a)])
     counts = counts[:, counts.sum(axis=0) > 0]
     shares = (counts + smoothing) / (np.array([[e.size], [a.size]]) + smoothing * counts.shape[1])
-    if not shares.all():
-        return math.inf
-    return float(np.sum((shares[1] - shares[0]) * np.log(shares[1] / shares[0])))
+    with np.errstate(divide="ignore"):  # an empty bin without smoothing: infinite drift
+        return float(np.sum((shares[1] - shares[0]) * np.log(shares[1] / shares[0])))
 
 
 def drift_table(
@@ -161,8 +148,8 @@ def drift_table(
 ) -> pd.DataFrame:
     """Return PSI per feature of ``actual`` against ``expected`` and whether it reaches ``threshold``."""
     present = [name for name in features if name in expected.columns and name in actual.columns]
-    scores = [(name, psi(expected[name], actual[name], bins=bins)) for name in present]
-    table = pd.DataFrame(scores, columns=["feature", "psi"])
+    scores = [psi(expected[name], actual[name], bins=bins) for name in present]
+    table = pd.DataFrame({"feature": present, "psi": scores})
     return table.assign(drift=table["psi"] >= threshold)
 
 
@@ -202,7 +189,7 @@ def feature_drift(
     # above the threshold AND above the largest PSI of any week of the reference itself.
     table["typical_psi"] = [typical_psi(reference, name, days, bins) for name in table["feature"]]
     table["drift"] = table["drift"] & (table["psi"] > table["typical_psi"].fillna(0.0))
-    info = {
+    return table, {
         "model_version": model.version,
         "feature_view": model.feature_view_label,
         "training_rows": len(reference),
@@ -210,7 +197,6 @@ def feature_drift(
         "days": days,
         "threshold": threshold,
     }
-    return table, info
 
 
 def hindcast(project: Any, location: str, model_name: str, features_version: int) -> pd.DataFrame:

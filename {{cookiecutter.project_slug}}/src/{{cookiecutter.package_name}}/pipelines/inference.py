@@ -1,8 +1,4 @@
-"""Inference pipeline: registry models + store features -> predictions, monitoring outcomes, hindcast.
-
-Production (and the shadow, when set) each score on the feature view version they were trained on;
-when production fails to load, the previous production version serves and the run reports the error.
-"""
+"""Inference pipeline: production (and shadow) models, each on its own feature view -> predictions."""
 
 from __future__ import annotations
 
@@ -65,7 +61,6 @@ def summarize(past: pd.DataFrame, role: str, model: LoadedModel, forecast: pd.Da
         "role": role,
         "version": model.version,
         "feature_view": model.feature_view_label,
-        "feature_view_version": model.feature_view[1],
         "forecast": forecast,
         "hindcast_days": len(mine),
         "hindcast_mae": float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()),
@@ -73,11 +68,7 @@ def summarize(past: pd.DataFrame, role: str, model: LoadedModel, forecast: pd.Da
 
 
 def run(settings: Settings, today: dt.date | None = None, model_version: int | None = None) -> dict[str, Any]:
-    """Forecast with production (and shadow), or only ``model_version``; store predictions and outcomes.
-
-    Returns the first served model's summary (``version``, ``forecast``, ``hindcast_mae``...) with
-    ``rows_written``, ``served``, ``shadow`` (its summary or None), ``problems`` and ``predicted_at``.
-    """
+    """Forecast with production and shadow (or ``model_version``), store predictions, return a summary."""
     today_ts, now = pd.Timestamp(today or utc_today(), tz="UTC"), pd.Timestamp.now(tz="UTC")
     location, name = settings.location.key, settings.model_name
     project = connect(settings)
@@ -110,7 +101,7 @@ def run(settings: Settings, today: dt.date | None = None, model_version: int | N
         "model": name,
         **summaries[0],
         "rows_written": len(rows),
-        "served": [(s["role"], s["version"], s["feature_view_version"]) for s in summaries],
+        "served": [(role, model.version, model.feature_view[1]) for role, model in served],
         "shadow": next((s for s in summaries if s["role"] == aliases.SHADOW), None),
         "monitoring_rows": recorded,
         "problems": list(problems),
