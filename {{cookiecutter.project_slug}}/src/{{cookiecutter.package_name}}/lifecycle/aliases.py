@@ -83,14 +83,6 @@ class MoveNote:
     today: dt.date | None = None
 
 
-def default_actor() -> str:
-    """Return who is acting: the login name, or ``unknown``."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user database entry (containers)
-        return "unknown"
-
-
 def move_lock(settings: Settings) -> Lock:
     """Return the store lock every alias decision holds from its read to its write (none on Hopsworks)."""
     return exclusive(settings, "model_aliases")
@@ -126,47 +118,36 @@ def _detail(raw: Any) -> dict[str, Any]:
     return json.loads(raw) if isinstance(raw, str) and raw else {}
 
 
-def _move(row: dict[str, Any]) -> Alias:
-    detail = _detail(row["detail"])
-    return Alias(
-        MOVES[row["event"]],
-        int(row["model_version"]),
-        int(detail["seq"]),
-        dt.date.fromisoformat(detail["since"]),
-        pd.Timestamp(row["at"]).isoformat(),
-        str(row["actor"]),
-        str(row["reason"]),
-        tuple(int(v) for v in detail["previous"]),
-        str(row["event_id"]),
-    )
-
-
 def alias_moves(events: pd.DataFrame) -> list[Alias]:
     """Return every alias move in a model's history, oldest first."""
-    rows = events[events["event"].isin(list(MOVES))].sort_values(["at", "event_id"])
-    return [_move(row) for row in rows.to_dict("records")]
-
-
-def _order(move: Alias) -> tuple[int, str, str]:
-    return move.seq, move.at, move.event_id
+    moves = []
+    for row in events[events["event"].isin(list(MOVES))].sort_values(["at", "event_id"]).to_dict("records"):
+        detail = _detail(row["detail"])
+        moves.append(
+            Alias(
+                MOVES[row["event"]],
+                int(row["model_version"]),
+                int(detail["seq"]),
+                dt.date.fromisoformat(detail["since"]),
+                pd.Timestamp(row["at"]).isoformat(),
+                str(row["actor"]),
+                str(row["reason"]),
+                tuple(int(v) for v in detail["previous"]),
+                str(row["event_id"]),
+            )
+        )
+    return moves
 
 
 def resolve(moves: list[Alias]) -> dict[str, Alias]:
-    """Return the aliases the moves leave: the newest move per alias, one alias per version.
-
-    Of two moves with one sequence number (a conflict), the earlier one counts.
-    """
-    counted: dict[int, Alias] = {}
-    for move in sorted(moves, key=_order):
+    """Return the aliases the moves leave: the newest move per alias, one alias per version."""
+    counted: dict[int, Alias] = {}  # of two moves with one number (a conflict), the earlier one counts
+    for move in sorted(moves, key=lambda m: (m.seq, m.at, m.event_id)):
         counted.setdefault(move.seq, move)
-    newest = {move.alias: move for move in counted.values()}  # in sequence order: the last one stays
-    return {
-        name: held
-        for name, held in newest.items()
-        if not any(
-            m.alias != name and m.version == held.version and m.seq > held.seq for m in counted.values()
-        )
-    }
+    # In sequence order, so each alias and each version keeps its newest move.
+    newest = {move.alias: move for move in counted.values()}
+    touched = {move.version: move.seq for move in counted.values()}
+    return {name: held for name, held in newest.items() if touched[held.version] == held.seq}
 
 
 def aliases(fs: Any, name: str, events: pd.DataFrame | None = None) -> dict[str, Alias]:
@@ -224,19 +205,12 @@ def _write_move(
     since = (note.today or utc_today()).isoformat()
     detail = {**(detail or {}), "seq": seq, "since": since, "previous": list(previous)}
     row = record_event(
-        fs,
-        name,
-        event,
-        version,
-        from_version=replaced,
-        alias=MOVES[event],
-        by=note.by,
-        reason=note.reason,
-        detail=detail,
+        fs, name, event, version, from_version=replaced, by=note.by, reason=note.reason, detail=detail
     )
     rivals = [m for m in alias_moves(history(fs, name)) if m.seq == seq]
     if len(rivals) > 1:
-        fate = "counts" if min(rivals, key=_order).event_id == row["event_id"] else "was lost"
+        counted = min(rivals, key=lambda m: (m.at, m.event_id))
+        fate = "counts" if counted.event_id == row["event_id"] else "was lost"
         others = [
             f"a {m.alias} move to v{m.version} by {m.by}" for m in rivals if m.event_id != row["event_id"]
         ]
@@ -292,10 +266,7 @@ def promote(
     location: str | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    """The green button: make ``version`` (or the shadow version) production; return the event.
-
-    ``lock`` (``move_lock(settings)``, or ``HELD``) is held from reading the aliases to the write.
-    """
+    """The green button: make ``version`` (or the shadow) production, holding ``lock``; return the event."""
     with lock:
         events = known_model(fs, mr, name)
         found = aliases(fs, name, events)
@@ -310,9 +281,7 @@ def promote(
             raise ValueError(f"{name} v{version} is production already")
         _require_registered(name, version, events)
         mr.get_model(name, version=version)  # unreadable metadata raises here, naming the file
-        verdicts = events[
-            (events["model_version"] == version) & events["event"].isin(["gate_failed", "promote"])
-        ]
+        verdicts = events.query("model_version == @version and event in ('gate_failed', 'promote')")
         if not (force or from_shadow) and not verdicts.empty and verdicts["event"].iloc[-1] == "gate_failed":
             raise ValueError(
                 f"{name} v{version} failed the training gate ({verdicts['reason'].iloc[-1].split('; ')[0]}); "
@@ -373,12 +342,15 @@ def record_event(
     version: int,
     *,
     from_version: int = 0,
-    alias: str = "",
     by: str | None = None,
     reason: str = "",
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Append one event (a new primary key: nothing is ever overwritten) and return it; 0 is no version."""
+    """Append one event (a new primary key: nothing is ever overwritten; ``by`` defaults to the login)."""
+    try:
+        by = by or getpass.getuser()
+    except (KeyError, OSError):  # no user database entry (containers)
+        by = "unknown"
     at = pd.Timestamp.now(tz="UTC")
     row = {
         "model_name": name,
@@ -387,16 +359,14 @@ def record_event(
         "event": event,
         "model_version": int(version),
         "from_version": int(from_version),
-        "alias": alias,
-        "actor": by or default_actor(),
+        "alias": MOVES.get(event, ""),
+        "actor": by,
         "reason": reason,
         "detail": json.dumps(jsonable(detail or {}), sort_keys=True),
     }
     # wait_for_job: on Hopsworks the history is readable when the command returns (ignored locally).
     events_group(fs).insert(pd.DataFrame([row]), write_options={"wait_for_job": True})
-    log.info(
-        "model event: %s %s v%s (%s) by %s: %s", event, name, version, alias or "-", row["actor"], reason
-    )
+    log.info("model event: %s %s v%s by %s: %s", event, name, version, row["actor"], reason)
     return row
 
 
@@ -451,7 +421,7 @@ def load_serving(fs: Any, mr: Any, name: str, *, record: bool = True, with_shado
     """Load production and shadow; when production fails to load, serve the previous good version.
 
     Failures are logged, listed in ``problems`` and (with ``record``) recorded as ``load_failure``
-    events; the aliases stay (moving production is a human decision). RuntimeError: none loads.
+    events; the aliases stay: moving production is a human decision.
     """
     events = known_model(fs, mr, name)
     found = aliases(fs, name, events)
@@ -531,21 +501,7 @@ def registered_models(fs: Any, mr: Any, name: str, events: pd.DataFrame) -> pd.D
 def versions_table(fs: Any, mr: Any, name: str, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return one row per registered version: alias, feature view, training dataset, created, test MAE."""
     table = registered_models(fs, mr, name, history(fs, name) if events is None else events)
-    shown = [
-        "version",
-        "alias",
-        "feature_view",
-        "training_dataset",
-        "created",
-        "mae",
-        "baseline_mae",
-        "problem",
-    ]
-    return table.rename(columns={"td": "training_dataset"})[shown]
-
-
-def _shortened(text: str, chars: int | None) -> str:
-    return text if chars is None or len(text) <= chars else text[: chars - 3] + "..."
+    return table.drop(columns=["fv", "rmse", "r2", "meta"]).rename(columns={"td": "training_dataset"})
 
 
 def history_table(
@@ -555,6 +511,7 @@ def history_table(
     if events.empty:
         return pd.DataFrame(columns=["at", "event", "version", "from", "alias", "by", "reason"])
     recent = events.sort_values(["at", "event_id"], ascending=False).head(rows)
+    cut = float("inf") if reason_chars is None else reason_chars
     return pd.DataFrame(
         {
             "at": recent["at"].map(lambda t: pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")),
@@ -563,7 +520,7 @@ def history_table(
             "from": recent["from_version"].map(lambda v: f"v{v}" if v else ""),
             "alias": recent["alias"],
             "by": recent["actor"],
-            "reason": recent["reason"].map(lambda r: _shortened(r, reason_chars)),
+            "reason": recent["reason"].map(lambda r: r if len(r) <= cut else r[: int(cut) - 3] + "..."),
         }
     ).reset_index(drop=True)
 

@@ -14,7 +14,7 @@ from .. import PROGRAM
 from ..catalog import utc_today
 from ..settings import Settings
 from ..store import connect
-from . import aliases, gate, monitoring
+from . import aliases, monitoring
 from .aliases import HISTORY_ROWS, history_table
 
 
@@ -46,12 +46,8 @@ def _open_model(args: argparse.Namespace) -> tuple[Settings, str, Any, Any]:
     """Return the settings, the model name the command is about, the feature store and the registry."""
     settings = Settings()
     project = connect(settings)
-    return (
-        settings,
-        args.model or settings.model_name,
-        project.get_feature_store(),
-        project.get_model_registry(),
-    )
+    fs, mr = project.get_feature_store(), project.get_model_registry()
+    return settings, args.model or settings.model_name, fs, mr
 
 
 def promote_main(argv: list[str] | None = None) -> int:
@@ -139,26 +135,24 @@ def models_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-RUN_COLUMNS = ["train", "test", "rounds", "depth", "eta", "gate"]  # from run.json and the gate report
+RUN_COLUMNS = ["train", "test", "rounds", "depth", "eta", "gate"]  # from the version's run.json
 
 
-def _run_files(model: Any, problem: str) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """Return a version's ``run.json``, its gate report, and why they cannot be read (or "")."""
+def _run_file(model: Any, problem: str) -> tuple[dict[str, Any], str]:
+    """Return a version's ``run.json`` and why it cannot be read (or "")."""
     if model is None:
-        return {}, {}, problem
+        return {}, problem
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            folder = Path(model.download(tmp))
-            files = (folder / "run.json", folder / gate.REPORT_FILE)
-            run, report = (json.loads(file.read_text()) if file.exists() else {} for file in files)
+            file = Path(model.download(tmp)) / "run.json"
+            return (json.loads(file.read_text()) if file.exists() else {}), ""
         except aliases.LOAD_ERRORS as exc:
-            return {}, {}, f"files unreadable: {exc}"
-    return run, report, ""
+            return {}, f"files unreadable: {exc}"
 
 
-def _run_row(run: dict[str, Any], report: dict[str, Any], note: str) -> dict[str, Any]:
+def _run_row(run: dict[str, Any], note: str) -> dict[str, Any]:
     """Return a run's data windows, parameters and gate verdict (or the note why they are unknown)."""
-    params, data = run.get("params") or {}, run.get("data") or {}
+    params, data, verdict = run.get("params") or {}, run.get("data") or {}, run.get("gate")
     day = {key: str(data.get(key, ""))[:10] for key in ("train_start", "test_start", "test_end")}
     # Shown inclusive, like the test window (run.json keeps the exclusive end).
     train_last = (
@@ -170,7 +164,7 @@ def _run_row(run: dict[str, Any], report: dict[str, Any], note: str) -> dict[str
         "rounds": params.get("num_boost_round"),
         "depth": params.get("max_depth"),
         "eta": params.get("eta"),
-        "gate": ("passed" if report.get("passed") else "failed") if report else note,
+        "gate": ("passed" if verdict["passed"] else "failed") if verdict else note,
     }
 
 
@@ -179,7 +173,7 @@ def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
     table = aliases.registered_models(fs, mr, name, aliases.known_model(fs, mr, name))
     files = zip(table["meta"], table["problem"], strict=True)
     runs = pd.DataFrame(
-        [_run_row(*_run_files(*file)) for file in files], index=table.index, columns=RUN_COLUMNS
+        [_run_row(*_run_file(*file)) for file in files], index=table.index, columns=RUN_COLUMNS
     )
     return table.join(runs)[
         ["version", "alias", "created", "fv", "td", *RUN_COLUMNS[:5], *aliases.METRICS, "gate"]
