@@ -126,10 +126,8 @@ def fill_lags(row: dict[str, Any], history: pd.Series, target: pd.Timestamp) -> 
     newest = max(air_quality.LAG_FEATURES_BY_VERSION)
     lags = air_quality.lag_features_from_history(history, target=target, version=newest)
     # LAG_FEATURES always; the lags of later feature versions only when the row has them.
-    wanted = [
-        name for name in air_quality.ALL_LAG_FEATURES if name in air_quality.LAG_FEATURES or name in row
-    ]
-    return {**row, **{name: lags[name] for name in wanted if pd.isna(row.get(name))}}
+    wanted = [n for n in air_quality.ALL_LAG_FEATURES if n in air_quality.LAG_FEATURES or n in row]
+    return {**row, **{n: lags[n] for n in wanted if pd.isna(row.get(n))}}
 
 
 def recursive_forecast(model: LoadedModel, features: pd.DataFrame, history: pd.Series) -> pd.DataFrame:
