@@ -15,7 +15,6 @@ from itertools import pairwise
 from typing import Any
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from .catalog import FEATURES_VERSION, LABEL, day, feature_groups, location_rows, predictions_group, utc_today
@@ -36,8 +35,7 @@ PLOT_COLUMNS = {"day": "str", "pm25": "float64", "series": "str", "category": "s
 FEATURES_SHOWN = {"feature": "str", "value": "float64", "source": "str"}
 ACCURACY_SHOWN = {"day": "str", "rolling_mae": "float64", "series": "str"}
 DRIFT_SHOWN = {"model": "str", "feature": "str", "psi": "float64", "typical_psi": "float64", "drift": "bool"}
-# The air-quality categories of daily mean PM2.5 on the US EPA scale (24-hour breakpoints, 2024
-# revision), as the course dashboards colour them: (upper bound in µg/m³, category, colour).
+# US EPA categories of daily mean PM2.5 (2024 breakpoints), in the course dashboards' colours.
 SCALE = "US EPA 24-hour PM2.5 categories"
 CATEGORIES = [
     (9.0, "good", "#00e400"),
@@ -48,16 +46,9 @@ CATEGORIES = [
     (float("inf"), "hazardous", "#7e0023"),
 ]
 # The plotted category boundaries: (value, series name, the category above it, its colour).
-BOUNDARIES = [
-    (low, f"{name} above {low:g}", name, color) for (low, _, _), (_, name, color) in pairwise(CATEGORIES)
-]
+BOUNDARIES = [(low, f"{name} above {low:g}", name, c) for (low, _, _), (_, name, c) in pairwise(CATEGORIES)]
 BAND_COLORS = {series: color for _, series, _, color in BOUNDARIES}
-SERIES_COLORS = {
-    "forecast": "#1f4e9c",
-    "observed": "#333333",
-    "predicted 1 day ahead": "#1f77b4",
-    **BAND_COLORS,
-}
+SERIES_COLORS = {"forecast": "#1f4e9c", "observed": "#333", "predicted 1 day ahead": "#1f77b4", **BAND_COLORS}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _serving_cache: dict[tuple[str, ...], aliases.Serving] = {}
 
@@ -121,9 +112,8 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
     version = aliases.serving_version(fs, mr, settings.model_name)
-    rows = location_rows(
-        predictions_group(fs), settings.location.key, start=day(utc_today() + dt.timedelta(days=1))
-    )
+    tomorrow = day(utc_today()) + pd.Timedelta(days=1)
+    rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
     columns = {"date": DATES, "predicted_pm25": "float64", "horizon_days": "int64", "model_version": "int64"}
     if rows.empty:
         return _empty(columns)
@@ -138,10 +128,8 @@ def hindcast_frame(settings: Settings) -> pd.DataFrame:
     mr = project.get_model_registry()
     serving = aliases.serving_version(project.get_feature_store(), mr, settings.model_name)
     meta = mr.get_model(settings.model_name, version=serving)
-    features_version = feature_view_of(meta)[1] if meta is not None else FEATURES_VERSION
-    past = monitoring.hindcast(
-        project, settings.location.key, settings.model_name, features_version=features_version
-    )
+    view = feature_view_of(meta)[1] if meta is not None else FEATURES_VERSION
+    past = monitoring.hindcast(project, settings.location.key, settings.model_name, features_version=view)
     if past.empty:
         return _empty({"date": DATES, "pm25": "float64", "series": "str"})
     newest = serving if serving in set(past["model_version"]) else int(past["model_version"].max())
@@ -182,8 +170,10 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
     value = max(float(model.predict(pd.DataFrame([filled]))[0]), 0.0)
     values = pd.Series([filled.get(n) for n in names], dtype="float64")
     lags_filled = [n in ALL_LAG_FEATURES and pd.isna(row.get(n)) for n in names]
-    sources = ["unknown (the model handles it as missing)", "from observed and predicted PM2.5"]
-    source = np.select([values.isna(), lags_filled], sources, "online store")
+    source = pd.Series("online store", index=values.index).mask(
+        lags_filled, "from observed and predicted PM2.5"
+    )
+    source = source.mask(values.isna(), "unknown (the model handles it as missing)")
     features = pd.DataFrame({"feature": names, "value": values, "source": source})
     return PointPrediction(target.date(), value, model.meta.name, model.version, features)
 
@@ -225,7 +215,6 @@ def plot_frame(dates: pd.Series, values: pd.Series, series: Any) -> pd.DataFrame
     """Return rows to plot (ISO day, PM2.5 to one decimal, series, category) with flat category lines
     over the plotted days, up to the first boundary at or above the data."""
     values = values.astype("float64").round(1)
-    series = series if isinstance(series, str) else list(series)
     rows = pd.DataFrame({"day": _iso_days(dates), "pm25": values.to_numpy(), "series": series})
     rows["category"] = [pm25_category(v) for v in values]
     ends, top = (min(rows["day"]), max(rows["day"])), float(values.max())
@@ -254,7 +243,7 @@ def load_overview(settings: Settings) -> str:
             f"**Shadow:** v{shadow.version} since {shadow.since}: scored beside production, not served."
         )
     metrics = meta.training_metrics or {}
-    mae, baseline, days = metrics.get("mae"), metrics.get("baseline_mae"), metrics.get("test_rows")
+    mae, baseline, days = (metrics.get(key) for key in ("mae", "baseline_mae", "test_rows"))
     if isinstance(mae, (int, float)) and isinstance(baseline, (int, float)):
         window = f" over {int(days)} test days" if isinstance(days, (int, float)) else ""
         lines.append(
@@ -290,7 +279,7 @@ def show_hindcast(settings: Settings) -> tuple[pd.DataFrame, str]:
     version = frame["series"].str.extract(r"\(v(\d+)")[0].dropna().iloc[0]
     series = frame["series"].where(frame["series"] == "observed", "predicted 1 day ahead")
     note = f"MAE of model v{version} over {len(wide)} days: {mae:.2f} {UNIT}."
-    return plot_frame(frame["date"], frame["pm25"], series), note
+    return plot_frame(frame["date"], frame["pm25"], series.to_numpy()), note
 
 
 @_shows_problems("No dates to predict yet", lambda message: (gr.Dropdown(choices=[], value=None), message))
@@ -299,7 +288,7 @@ def date_choices(settings: Settings) -> tuple[Any, str]:
     dates = prediction_dates(settings)
     if not dates:
         return gr.Dropdown(choices=[], value=None), "**No weather stored for the coming days yet.**"
-    tomorrow = day(utc_today() + dt.timedelta(days=1)).date().isoformat()
+    tomorrow = (utc_today() + dt.timedelta(days=1)).isoformat()
     return gr.Dropdown(choices=dates, value=tomorrow if tomorrow in dates else dates[0]), ""
 
 
@@ -380,8 +369,7 @@ LOADERS: dict[str, Callable[..., Any]] = {
     "accuracy": show_accuracy,
     "drift": show_drift,
 }
-# The app has no file input, but Gradio opens an upload endpoint for every app: launch with this
-# bound (``launch(max_file_size=MAX_FILE_SIZE)``, as app.py does) so it refuses every non-empty file.
+# Gradio opens an upload endpoint even for an app without file inputs: launched with this, it refuses files.
 MAX_FILE_SIZE = 0
 # One value per day: string days give one tick per day, no '12 PM'.
 DAY_PLOT = {"x": "day", "color": "series", "x_title": "day (UTC)", "x_label_angle": -45, "sort": "x"}
@@ -418,10 +406,10 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         )
         widths = ["15%", "9%", "6%", "5%", "9%", "12%", "44%"]  # at, event, ..., the whole reason, wrapped
         models_note = gr.Markdown()  # the aliases, above their history
-        history = gr.Dataframe(
+        table = gr.Dataframe(
             label="History (newest first)", interactive=False, wrap=True, column_widths=widths
         )
-        outputs["models"] = [models_note, history]
+        outputs["models"] = [models_note, table]
         gr.Markdown("## Monitoring: hindcast accuracy per model version")
         accuracy = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})", None)
         outputs["accuracy"] = [accuracy, gr.Markdown()]
@@ -436,19 +424,14 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
 def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
     """Return ``handler`` with the settings bound, under its own name and docstring (not ``partial``)."""
-
-    def bound(*inputs: Any) -> Any:
-        return handler(settings, *inputs)
-
-    bound.__name__ = bound.__qualname__ = handler.__name__
-    bound.__doc__ = handler.__doc__
+    names = ("__name__", "__qualname__", "__doc__")
+    bound = functools.update_wrapper(lambda *inputs: handler(settings, *inputs), handler, names, updated=())
+    del bound.__wrapped__  # Gradio counts the inputs from the signature: only the inputs, not the settings
     return bound
 
 
-def _day_plot(
-    y: str, title: str, y_title: str = f"PM2.5 ({UNIT})", colors: Any = SERIES_COLORS
-) -> gr.LinePlot:
+def _day_plot(y: str, title: str, axis: str = f"PM2.5 ({UNIT})", colors: Any = SERIES_COLORS) -> gr.LinePlot:
     tooltip = ["day", y, "series", *(["category"] if y == "pm25" else [])]
     return gr.LinePlot(
-        y=y, title=title, y_title=y_title, color_map=colors, tooltip=tooltip, height=320, **DAY_PLOT
+        y=y, title=title, y_title=axis, color_map=colors, tooltip=tooltip, height=320, **DAY_PLOT
     )
