@@ -107,7 +107,6 @@ BASE_FILES = {
     "src/{package}/sources/open_meteo.py",
     "src/{package}/sources/synthetic.py",
     "src/{package}/store/__init__.py",
-    "src/{package}/store/hopsworks_backend.py",
     "src/{package}/store/protocols.py",
     "src/{package}/ui.py",
     "tests/conftest.py",

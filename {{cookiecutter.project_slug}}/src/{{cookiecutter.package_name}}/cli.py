@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from . import PROGRAM
 from .lifecycle import commands
 from .ops import forget, freshness, redaction, secrets, space
 from .pipelines import feature, inference, training
 
 Main = Callable[[list[str]], int | None]
-# name -> (the function it runs, one line of help). Each function takes the rest of argv.
+# name -> (the function it runs with the rest of argv, one line of help)
 COMMANDS: dict[str, tuple[Main, str]] = {
     "feature": (feature.main, "fetch data, compute features, upsert feature groups"),
     "training": (training.main, "train and register a model"),
@@ -27,29 +28,26 @@ COMMANDS: dict[str, tuple[Main, str]] = {
 }
 
 
-def usage(prog: str) -> str:
+def usage() -> str:
     """Return the help text listing every subcommand."""
-    lines = [f"usage: {prog} COMMAND [options]", "", "commands:"]
+    lines = [f"usage: {PROGRAM} COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<12}{help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", f"Run '{prog} COMMAND --help' for a command's options."]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", f"Run '{PROGRAM} COMMAND --help' for a command's options."])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand's ``main()``; errors print one clear line and exit 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    prog = "{{ cookiecutter.project_slug }}"
     if not argv or argv[0] in ("-h", "--help"):
-        print(usage(prog))
+        print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"{prog}: unknown command {command!r}\n\n{usage(prog)}", file=sys.stderr)
+        print(f"{PROGRAM}: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    run = COMMANDS[command][0]
     redaction.install()  # no secret reaches a log line, whichever library logs it
     try:
-        return int(run(rest) or 0)
+        return int(COMMANDS[command][0](rest) or 0)
     except (ValueError, LookupError, OSError, RuntimeError) as exc:
-        print(f"{prog} {command}: error: {redaction.redact(str(exc))}", file=sys.stderr)
+        print(f"{PROGRAM} {command}: error: {redaction.redact(str(exc))}", file=sys.stderr)
         return 1

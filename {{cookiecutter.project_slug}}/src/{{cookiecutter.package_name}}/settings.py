@@ -15,12 +15,7 @@ from .sources.base import Location
 
 
 class Settings(BaseSettings):
-    """Configuration of the pipelines, the store and the UI.
-
-    Every field is read from an environment variable of the same name in upper
-    case (``STORE_BACKEND``, ``STORE_DIR``, ...) or from a ``.env`` file in the
-    working directory. Nothing is read until a ``Settings()`` is created.
-    """
+    """Configuration of pipelines, store and UI: each field from its upper-case variable or ``.env``."""
 
     # env_ignore_empty: an empty variable is unset (GitHub Actions gives "" for an unset `vars.X`).
     model_config = SettingsConfigDict(
@@ -40,18 +35,15 @@ class Settings(BaseSettings):
     test_days: int = Field(90, ge=14)
     model_name: str = Field("pm25_xgboost", pattern=r"^[a-z][a-z0-9_]*$")
 
-    # Model upgrades (lifecycle/: gate.py, aliases.py, monitoring.py). A new model gets an alias only if its
-    # test MAE is below (1 - GATE_MAE_MARGIN) x the reference's (production, else the persistence
-    # baseline) and no season/weekday slice of at least GATE_MIN_SLICE_ROWS days is more than
-    # GATE_SLICE_MAX_WORSE (relative) worse.
+    # A new model gets an alias only if its test MAE is below (1 - GATE_MAE_MARGIN) x the reference's and
+    # no season/weekday slice of at least GATE_MIN_SLICE_ROWS days is GATE_SLICE_MAX_WORSE (relative) worse.
     gate_mae_margin: float = Field(0.02, gt=-1, lt=1)
     gate_slice_max_worse: float = Field(0.25, ge=0)
     gate_min_slice_rows: int = Field(5, ge=1)
     # promote --from-shadow needs this many days of shadow hindcast (after it became shadow).
     shadow_min_days: int = Field(7, ge=0)
-    # Feature drift of the latest week against the training data: PSI at or above the threshold is drift.
-    # Not the usual 0.25: that rule assumes large samples. A week is 7 values, whose PSI (5 bins) is about
-    # 0.34 at the median and 0.66 at the 95th percentile when nothing has changed at all.
+    # PSI of the latest week against the training data; not the usual 0.25 (a large-sample rule): a week's
+    # 7 values give a PSI (5 bins) of 0.34 at the median and 0.66 at the 95th percentile with no change.
     drift_psi_threshold: float = Field(0.7, gt=0)
     drift_bins: int = Field(5, ge=2, le=50)
 
@@ -72,7 +64,7 @@ class Settings(BaseSettings):
     @field_validator("hopsworks_host", "hopsworks_project", "hopsworks_api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        """Treat a blank value given directly (not only from the environment) as unset."""
+        """Treat a blank value given directly (env_ignore_empty covers only the environment) as unset."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @cached_property
@@ -88,10 +80,9 @@ class Settings(BaseSettings):
 
 
 def location_key(name: str) -> str:
-    """Return the store key of a location name, e.g. 'Zürich' -> 'zurich', 'São Paulo' -> 'sao_paulo'.
+    """Return the store key of a name ('Zürich' -> 'zurich', 'São Paulo' -> 'sao_paulo'; '北京' -> '').
 
-    Accents are dropped (Unicode NFKD), other characters separate words; a name without Latin
-    letters or digits gives ''. hooks/pre_gen_project.py of the template applies the same rule.
+    The template's hooks/pre_gen_project.py applies the same rule.
     """
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")

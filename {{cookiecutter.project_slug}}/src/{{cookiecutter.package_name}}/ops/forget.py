@@ -1,13 +1,7 @@
-"""Forget a location everywhere the project stores it (right to erasure), with an audit record.
+"""``forget LOCATION``: erase a location everywhere the embedded store keeps it, with an audit record.
 
-``forget LOCATION [--purge-history] [--dry-run]`` removes, from the embedded store, the
-location's rows in every feature group with a ``location`` column (offline and online), in
-training datasets, quarantined batches and validation reports, and the model versions trained
-for it; models trained on data that included it are listed (retrain them). With
-``--purge-history`` older table versions and freed SQLite pages go too, so time travel cannot
-bring the rows back (pause the schedules while it runs). The store does the work
-(``local_hopsworks.erasure.forget``) and appends the audit record, which names the location by
-a SHA-256 hash, never by its values; a final scan lists any file that still mentions it.
+The store does the work (``local_hopsworks.erasure.forget``: rows, training datasets, models, and with
+``--purge-history`` the old versions too); the audit record names the location by a SHA-256 hash only.
 """
 
 from __future__ import annotations
@@ -19,8 +13,8 @@ from .. import PROGRAM
 from ..settings import Settings, location_key
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of ``forget``."""
+def main(argv: list[str] | None = None) -> int:
+    """Run ``forget`` from the command line; exit 1 if a file still mentions the location afterwards."""
     parser = argparse.ArgumentParser(
         prog=f"{PROGRAM} forget",
         description="Delete a location everywhere it is stored, and record that it was done.",
@@ -30,12 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--purge-history", action="store_true", help="also end time travel, so old versions cannot restore it"
     )
     parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; change nothing")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``forget`` from the command line; exit 1 if a file still mentions the location afterwards."""
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     settings = Settings()
     if settings.store_backend != "local":
         raise ValueError(

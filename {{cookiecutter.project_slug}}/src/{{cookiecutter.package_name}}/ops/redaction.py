@@ -1,14 +1,12 @@
-"""Keep secrets out of logs and error messages.
+"""Keep secrets out of logs and error messages: each secret's value becomes ``***``.
 
-Secrets come only from the environment (or ``.env``, or the platform's secret store, which sets
-environment variables). ``install()`` makes every log record, from any library, replace the value
-of each secret with ``***`` before a handler sees it; ``redact()`` does the same for a message.
-A secret is the value of a setting or variable whose name says so (``*_KEY``, ``*TOKEN*``,
+A secret is the value of a setting or environment variable whose name says so (``*_KEY``, ``*TOKEN*``,
 ``*SECRET*``, ``*PASSWORD*``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -16,50 +14,34 @@ from collections.abc import Iterable
 
 SECRET_NAME = re.compile(r"(API_?KEY|_KEY$|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 MIN_LENGTH = 6  # shorter values would blank out ordinary words
-MASK = "***"
 _secrets: list[str] = []
 _installed = False
 
 
-def secret_values(environ: dict[str, str] | None = None, extra: Iterable[str] = ()) -> list[str]:
-    """Return the secret values to hide: environment variables with secret names, and ``extra``."""
-    environ = dict(os.environ if environ is None else environ)
-    values = {v for k, v in environ.items() if SECRET_NAME.search(k) and len(v) >= MIN_LENGTH}
-    values |= {v for v in extra if v and len(v) >= MIN_LENGTH}
-    return sorted(values, key=len, reverse=True)  # longest first: a secret containing another one
+def known_secrets() -> list[str]:
+    """Return the values to hide, longest first (one may contain another): secret settings and variables."""
+    values = {value for name, value in os.environ.items() if SECRET_NAME.search(name)}
+    with contextlib.suppress(Exception):  # invalid settings are reported by the command itself
+        from pydantic import SecretStr
 
-
-def _settings_secrets() -> list[str]:
-    """Secrets held by the settings (also those read from ``.env``, which is not in the environment)."""
-    try:
         from ..settings import Settings
 
-        settings = Settings()
-    except Exception:  # invalid settings are reported by the command itself
-        return []
-    out = []
-    for name in Settings.model_fields:
-        value = getattr(settings, name, None)
-        if hasattr(value, "get_secret_value"):
-            out.append(value.get_secret_value())
-    return out
+        # The settings also read .env, which is not in the environment.
+        values |= {v.get_secret_value() for v in dict(Settings()).values() if isinstance(v, SecretStr)}
+    return sorted((value for value in values if len(value) >= MIN_LENGTH), key=len, reverse=True)
 
 
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:
     """Return ``text`` with every secret value replaced by ``***``."""
-    for value in secret_values(extra=_settings_secrets()) if secrets is None else secrets:
-        text = text.replace(value, MASK)
+    for value in known_secrets() if secrets is None else secrets:
+        text = text.replace(value, "***")
     return text
 
 
 def install() -> None:
-    """Redact secrets in every log record created from now on in this process.
-
-    Safe to call again: the secrets known then are added to the ones already hidden.
-    """
+    """Redact secrets in every log record created from now on; again adds the secrets known then."""
     global _installed
-    known = set(_secrets) | set(secret_values(extra=_settings_secrets()))
-    _secrets[:] = sorted(known, key=len, reverse=True)
+    _secrets[:] = sorted({*_secrets, *known_secrets()}, key=len, reverse=True)
     if _installed:
         return
     previous = logging.getLogRecordFactory()

@@ -1,15 +1,8 @@
-"""``space USER/NAME``: publish the UI as a Hugging Face Space, a demo or on Hopsworks.
+"""``space USER/NAME``: publish the UI as a Hugging Face Space, on Hopsworks or as a demo.
 
-The Space folder holds ``app.py``, ``README.md`` (the Space's front matter: sdk gradio, the pinned
-gradio version, app_file), ``requirements.txt`` (the pinned deploy set) and, at its top level, this
-package and the embedded store ``local_hopsworks``: a Space runs ``python app.py`` from its root,
-so both import from there and nothing has to be installed from this tree. With HOPSWORKS_API_KEY
-set, the Space gets it as a secret and serves Hopsworks; without it, the Space is a demo on the
-embedded store (app.py runs the pipelines on synthetic data at start).
-
-Without ``--push`` nothing is sent: the command prints the files and the settings it would set.
-The Hugging Face token comes from the environment (HF_TOKEN) or ``hf auth login``, never from a
-command line; the API key travels only in the body of one HTTPS request.
+The Space runs ``python app.py`` from its root, so this package and ``local_hopsworks`` lie at its top
+level. Without HOPSWORKS_API_KEY it is a demo on the embedded store. Nothing is sent without ``--push``;
+the Hub token comes from HF_TOKEN or ``hf auth login``, never from a command line.
 """
 
 from __future__ import annotations
@@ -18,7 +11,6 @@ import argparse
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +19,18 @@ from ..settings import Settings
 
 PACKAGE = __name__.split(".")[0]
 TWIN = "local_hopsworks"
+COMMIT = f"Publish {PACKAGE} with the `space` command"
 TOP_FILES = ("app.py", "README.md", "requirements.txt")
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
-GRADIO_PIN = re.compile(r"gradio(\[[^\]]*\])?\s*==\s*([\w.]+)")
+GRADIO_PIN = re.compile(r"^[ \t]*gradio(\[[^\]]*\])?[ \t]*==[ \t]*([\w.]+)[ \t]*(#.*)?$", re.MULTILINE)
 
 
 def pinned_gradio(requirements: str) -> str:
     """Return the gradio version requirements.txt pins: the Space's ``sdk_version``."""
-    for line in requirements.splitlines():
-        found = GRADIO_PIN.fullmatch(line.split("#")[0].strip())
-        if found:
-            return found.group(2)
-    raise ValueError("requirements.txt pins no gradio==X.Y.Z: the Space's sdk_version is taken from it")
+    found = GRADIO_PIN.search(requirements)
+    if found is None:
+        raise ValueError("requirements.txt pins no gradio==X.Y.Z: the Space's sdk_version is taken from it")
+    return found.group(2)
 
 
 def space_readme(readme: str, sdk_version: str) -> str:
@@ -54,30 +46,24 @@ def space_readme(readme: str, sdk_version: str) -> str:
     return "\n".join(["---", *kept, *head, "---", *lines]) + "\n"
 
 
-def sources(root: Path) -> dict[str, Path]:
-    """Return each folder the Space needs at its top level and where it lies in the project ``root``."""
+def lay_out(root: Path, dest: Path) -> list[str]:
+    """Write the Space folder ``dest`` from the project ``root``; return its files, relative and sorted."""
     folders = {PACKAGE: root / "src" / PACKAGE, TWIN: root / "local-hopsworks" / "src" / TWIN}
-    missing = [str(path) for path in [*(root / name for name in TOP_FILES), *folders.values()]]
-    missing = [path for path in missing if not Path(path).exists()]
+    needed = [*(root / name for name in TOP_FILES), *folders.values()]
+    missing = [str(path) for path in needed if not path.exists()]
     if missing:
         raise FileNotFoundError(
             f"{root} is not the project's root (run from the folder with app.py, or pass --root): "
             f"missing {', '.join(missing)}"
         )
-    return folders
-
-
-def lay_out(root: Path, dest: Path) -> list[str]:
-    """Write the Space folder ``dest`` from the project ``root``; return its files, relative and sorted."""
-    folders = sources(root)
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty: the Space folder is written to a new or empty folder")
     dest.mkdir(parents=True, exist_ok=True)
     requirements = (root / "requirements.txt").read_text(encoding="utf-8")
     readme = space_readme((root / "README.md").read_text(encoding="utf-8"), pinned_gradio(requirements))
     (dest / "README.md").write_text(readme, encoding="utf-8")
-    shutil.copy2(root / "requirements.txt", dest / "requirements.txt")
-    shutil.copy2(root / "app.py", dest / "app.py")
+    for name in ("requirements.txt", "app.py"):
+        shutil.copy2(root / name, dest / name)
     for name, folder in folders.items():
         shutil.copytree(folder, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return sorted(path.relative_to(dest).as_posix() for path in dest.rglob("*") if path.is_file())
@@ -90,25 +76,14 @@ def hopsworks_settings(settings: Settings) -> tuple[str, dict[str, str]]:
     return key, {name: value.strip() for name, value in pairs.items() if value and value.strip()}
 
 
-def space_values(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
-    """Return the Space's secrets and variables: the key if set, else a demo on the embedded store."""
-    key, variables = hopsworks_settings(settings)
-    secrets = {"HOPSWORKS_API_KEY": key} if key else {}
-    return secrets, {"STORE_BACKEND": "hopsworks" if key else "local", **variables}
-
-
 def set_space_settings(
-    repo_id: str, secrets: Mapping[str, str], variables: Mapping[str, str], api: Any = None
+    repo_id: str, secrets: dict[str, str], variables: dict[str, str], api: Any = None
 ) -> list[str]:
-    """Set each secret and variable of the Space ``repo_id`` with huggingface_hub; one line per name.
-
-    The lines name the secrets and never show their values. A failed call raises RuntimeError
-    naming the setting (the ones before it are set; calling again is harmless: they are upserts).
-    """
+    """Upsert the Space's secrets and variables; return a line each, never a value (RuntimeError: refused)."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    api = api if api is not None else HfApi()
+    api = api or HfApi()
     calls = [("secret", key, value, api.add_space_secret) for key, value in secrets.items()]
     calls += [("variable", key, value, api.add_space_variable) for key, value in variables.items()]
     lines = []
@@ -122,7 +97,7 @@ def set_space_settings(
     return lines
 
 
-def push(repo_id: str, folder: Path, secrets: Mapping[str, str], variables: Mapping[str, str]) -> list[str]:
+def push(repo_id: str, folder: Path, secrets: dict[str, str], variables: dict[str, str]) -> list[str]:
     """Create the Space if needed, set its secrets and variables, then upload ``folder`` in one commit."""
     from huggingface_hub import HfApi, get_token
 
@@ -132,33 +107,16 @@ def push(repo_id: str, folder: Path, secrets: Mapping[str, str], variables: Mapp
     url = api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True)
     # Settings first: the build the upload starts then sees them (a later change restarts the Space).
     lines = [f"Space {repo_id}: ready ({url})", *set_space_settings(repo_id, secrets, variables, api)]
+    removed = [f"{PACKAGE}/**", f"{TWIN}/**"]  # modules removed from the project leave the Space too
     commit = api.upload_folder(
-        repo_id=repo_id,
-        repo_type="space",
-        folder_path=folder,
-        commit_message=f"Publish {PACKAGE} with the `space` command",
-        # Modules removed from the project disappear from the Space too.
-        delete_patterns=[f"{PACKAGE}/**", f"{TWIN}/**"],
+        repo_id=repo_id, repo_type="space", folder_path=folder, commit_message=COMMIT, delete_patterns=removed
     )
     lines.append(f"uploaded {sum(1 for p in folder.rglob('*') if p.is_file())} files: {commit.commit_url}")
     return lines
 
 
-def describe(
-    repo_id: str, files: list[str], secrets: Mapping[str, str], variables: Mapping[str, str]
-) -> list[str]:
-    """Return what publishing would do: the files, then each secret (by name) and variable."""
-    lines = [f"Space {repo_id}: {len(files)} files", *(f"  {name}" for name in files)]
-    if secrets:
-        lines += [f"secret {key}: from the environment (value not shown)" for key in secrets]
-    else:
-        lines.append("secret HOPSWORKS_API_KEY: not set here, so the Space is a demo on the embedded store")
-    lines += [f"variable {key}={value}" for key, value in variables.items()]
-    return lines
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the space command."""
+def main(argv: list[str] | None = None) -> int:
+    """Lay out the Space folder, print the files and settings, and with --push publish it."""
     parser = argparse.ArgumentParser(
         prog=f"{PROGRAM} space",
         description="Publish the UI as a Hugging Face Space (a dry run unless --push).",
@@ -167,25 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--push", action="store_true", help="create or update the Space (default: dry run)")
     parser.add_argument("--root", type=Path, default=None, help="the project's root (default: this folder)")
     parser.add_argument("--out", type=Path, help="write the Space folder here and keep it (new or empty)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Lay out the Space folder, print the plan, and with --push publish it."""
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     if not REPO_ID.fullmatch(args.space):
         raise ValueError(f"Space {args.space!r} is not USER/NAME")
-    root = (args.root or Path.cwd()).resolve()
-    secrets, variables = space_values(Settings())
+    key, variables = hopsworks_settings(Settings())
+    secrets = {"HOPSWORKS_API_KEY": key} if key else {}
+    variables = {"STORE_BACKEND": "hopsworks" if key else "local", **variables}
     with tempfile.TemporaryDirectory(prefix="space-") as scratch:
         folder = args.out if args.out is not None else Path(scratch) / "space"
-        files = lay_out(root, folder)
-        for line in describe(args.space, files, secrets, variables):
-            print(line)
+        files = lay_out((args.root or Path.cwd()).resolve(), folder)
+        print(f"Space {args.space}: {len(files)} files", *(f"  {name}" for name in files), sep="\n")
+        if key:
+            print("secret HOPSWORKS_API_KEY: from the environment (value not shown)")
+        else:
+            print("secret HOPSWORKS_API_KEY: not set here, so the Space is a demo on the embedded store")
+        print(*(f"variable {name}={value}" for name, value in variables.items()), sep="\n")
         if not args.push:
             kept = f"; the folder is {folder}" if args.out is not None else ""
             print(f"dry run: nothing sent{kept}. Run again with --push to publish.")
             return 0
-        for line in push(args.space, folder, secrets, variables):
-            print(line)
+        print(*push(args.space, folder, secrets, variables), sep="\n")
     return 0
