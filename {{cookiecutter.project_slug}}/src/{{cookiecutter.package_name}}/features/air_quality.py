@@ -86,7 +86,5 @@ def calendar_features(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``df`` with ``day_of_week`` (0 = Monday) and ``day_of_year`` as float64."""
     if "date" not in df.columns:
         raise ValueError("frame is missing column: date")
-    dates = utc_days(df["date"])
-    return df.assign(
-        day_of_week=dates.dt.dayofweek.astype("float64"), day_of_year=dates.dt.dayofyear.astype("float64")
-    )
+    days = utc_days(df["date"]).dt
+    return df.assign(day_of_week=days.dayofweek.astype(float), day_of_year=days.dayofyear.astype(float))

@@ -159,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     # A window that cannot hold an observation is a mistake, not "0 rows": exit 2, nothing written.
     today = catalog.utc_today()
     if args.start and args.start > today:
-        parser.error(
-            f"--start {args.start} is in the future (today is {today} UTC): there is nothing to fetch yet"
-        )
+        parser.error(f"--start {args.start} is in the future (today is {today} UTC): nothing to fetch yet")
     if args.start and args.end and args.start > args.end:
         parser.error(f"--start {args.start} is after --end {args.end}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -74,10 +74,9 @@ def _simulate(latitude: float, seed: list[int], last: datetime.date) -> pd.DataF
     # Seasons: coldest in mid-January in the north (mid-July in the south), colder and more
     # seasonal towards the poles (Stockholm: about -1 C in winter, 17 C in summer).
     hemisphere = 1.0 if latitude >= 0 else -1.0
+    lat = abs(latitude)
     winter = hemisphere * np.cos(2 * np.pi * (dates.dayofyear.to_numpy() - 15) / 365.25)
-    temperature = np.round(
-        (30.0 - 0.4 * abs(latitude)) - 0.16 * abs(latitude) * winter + _ar1(2.0 * z_temp, 0.8), 1
-    )
+    temperature = np.round((30.0 - 0.4 * lat) - 0.16 * lat * winter + _ar1(2.0 * z_temp, 0.8), 1)
     # Rain: a persistent "wetness" state decides wet days (about a third); amounts are lognormal.
     wetness = _ar1(0.7 * z_wet, 0.7)
     amount = np.exp(0.9 * z_rain + 0.3) * (1.0 + np.maximum(wetness, 0.0))
