@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 PRODUCTION = "production"
 SHADOW = "shadow"
 MOVES = {"promote": PRODUCTION, "rollback": PRODUCTION, "shadow": SHADOW}  # event -> the alias it moves
-EVENTS_FG = "model_events"
-EVENTS_VERSION = 1
 HISTORY_ROWS = 20
 EVENT_COLUMNS = [
     "model_name",
@@ -46,8 +44,7 @@ EVENT_COLUMNS = [
     "detail",
 ]
 METRICS = ["mae", "rmse", "r2", "baseline_mae"]  # the test metrics the tables show
-# What failing to load a model raises: integrity (RuntimeError), unreadable files (ValueError,
-# OSError), a missing version (LookupError).
+# What a failed load raises: integrity (RuntimeError), unreadable files (ValueError, OSError), no version.
 LOAD_ERRORS = (RuntimeError, ValueError, OSError, LookupError)
 # Names both registries accept; anything else (a path such as ../models/x) is refused before use.
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -326,8 +323,8 @@ def set_shadow(
 def events_group(fs: Any) -> Any:
     """Return the append-only ``model_events`` feature group, creating it on first use."""
     return fs.get_or_create_feature_group(
-        name=EVENTS_FG,
-        version=EVENTS_VERSION,
+        name="model_events",
+        version=1,
         description="Append-only history of model registrations, gate decisions, promotions and rollbacks",
         primary_key=["model_name", "event_id"],
         event_time="at",
@@ -460,13 +457,12 @@ def created_text(value: Any) -> str:
     """Return a model's creation time as ``YYYY-MM-DD HH:MM`` (ISO text locally, epoch ms on Hopsworks)."""
     if value is None or pd.isna(value):
         return ""
-    unit = "ms" if isinstance(value, (int, float)) else None  # epoch ms on Hopsworks, ISO text locally
+    unit = "ms" if isinstance(value, (int, float)) else None
     return pd.to_datetime(value, unit=unit, utc=True).strftime("%Y-%m-%d %H:%M")
 
 
 def registered_models(fs: Any, mr: Any, name: str, events: pd.DataFrame) -> pd.DataFrame:
-    """Return a row per registered version, oldest first: alias, data versions, created, test metrics and
-    the registry entry (``meta``; None, with the ``problem``, when it cannot be read)."""
+    """Return a row per registered version, oldest first, with its registry entry (``meta``) or problem."""
     listed = {int(m.version): m for m in mr.get_models(name) or []}
     held = {alias.version: alias.alias for alias in aliases(fs, name, events).values()}
     rows = []

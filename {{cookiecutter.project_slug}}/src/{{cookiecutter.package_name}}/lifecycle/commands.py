@@ -135,9 +135,6 @@ def models_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-RUN_COLUMNS = ["train", "test", "rounds", "depth", "eta", "gate"]  # from the version's run.json
-
-
 def _run_file(model: Any, problem: str) -> tuple[dict[str, Any], str]:
     """Return a version's ``run.json`` and why it cannot be read (or "")."""
     if model is None:
@@ -150,20 +147,21 @@ def _run_file(model: Any, problem: str) -> tuple[dict[str, Any], str]:
             return {}, f"files unreadable: {exc}"
 
 
-def _run_row(run: dict[str, Any], note: str) -> dict[str, Any]:
-    """Return a run's data windows, parameters and gate verdict (or the note why they are unknown)."""
+def _run_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """Return a training run's row: data versions and windows, parameters, test metrics, gate verdict."""
+    run, note = _run_file(entry["meta"], entry["problem"])
     params, data, verdict = run.get("params") or {}, run.get("data") or {}, run.get("gate")
     day = {key: str(data.get(key, ""))[:10] for key in ("train_start", "test_start", "test_end")}
-    # Shown inclusive, like the test window (run.json keeps the exclusive end).
-    train_last = (
-        (pd.Timestamp(data["train_end"]) - pd.Timedelta(days=1)).date() if data.get("train_end") else ""
-    )
+    end = data.get("train_end")
+    train_last = (pd.Timestamp(end) - pd.Timedelta(days=1)).date() if end else ""  # shown inclusive
     return {
+        **{key: entry[key] for key in ("version", "alias", "created", "fv", "td")},
         "train": f"{day['train_start']}..{train_last}" if data else "",
         "test": f"{day['test_start']}..{day['test_end']}" if data else "",
         "rounds": params.get("num_boost_round"),
         "depth": params.get("max_depth"),
         "eta": params.get("eta"),
+        **{key: entry[key] for key in aliases.METRICS},
         "gate": ("passed" if verdict["passed"] else "failed") if verdict else note,
     }
 
@@ -171,13 +169,7 @@ def _run_row(run: dict[str, Any], note: str) -> dict[str, Any]:
 def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
     """Return one row per training run (registered version): data versions, parameters, metrics, gate."""
     table = aliases.registered_models(fs, mr, name, aliases.known_model(fs, mr, name))
-    files = zip(table["meta"], table["problem"], strict=True)
-    runs = pd.DataFrame(
-        [_run_row(*_run_file(*file)) for file in files], index=table.index, columns=RUN_COLUMNS
-    )
-    return table.join(runs)[
-        ["version", "alias", "created", "fv", "td", *RUN_COLUMNS[:5], *aliases.METRICS, "gate"]
-    ]
+    return pd.DataFrame([_run_row(entry) for entry in table.to_dict("records")])
 
 
 def runs_main(argv: list[str] | None = None) -> int:
