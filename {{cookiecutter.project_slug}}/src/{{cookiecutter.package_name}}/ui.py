@@ -79,13 +79,14 @@ def _iso_days(dates: Any) -> list[str]:
 
 def _serving(settings: Settings, fs: Any, mr: Any) -> aliases.Serving:
     """Return production (or the version it falls back to) and the shadow, loaded once per history."""
-    # Every registration, move and load failure adds an event with a unique id: the ids name the state.
+    # Every registration or move adds an event with a unique id: the ids name the state.
     key = tuple(aliases.history(fs, settings.model_name)["event_id"])
     serving = _serving_cache.get(key)
     if serving is None:
         serving = aliases.load_serving(fs, mr, settings.model_name, record=False)
-        _serving_cache.clear()  # one store per process: the older models are not needed again
-        _serving_cache[key] = serving
+        if not serving.problems:  # a version that failed to load is tried again next time
+            _serving_cache.clear()  # one store per process: the older models are not needed again
+            _serving_cache[key] = serving
     return serving
 
 
