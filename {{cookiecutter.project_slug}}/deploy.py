@@ -32,13 +32,13 @@ app = modal.App("{{ cookiecutter.project_slug }}")
 # What every container sees besides the secret: Hopsworks as the store, the real data source.
 CONTAINER_ENV = {"STORE_BACKEND": "hopsworks", "DATA_SOURCE": "open-meteo", "MPLBACKEND": "Agg"}
 
-# One pinned image for all three functions; the package is added last, so a code change
-# rebuilds only that final layer.
+# One pinned image for all three functions; the package and the twin it checks batches with
+# (local_hopsworks, no index release) are added last, so a code change rebuilds only that layer.
 image = (
     modal.Image.debian_slim(python_version="3.11")
     .pip_install_from_requirements(str(HERE / "requirements.txt"))
     .env(CONTAINER_ENV)
-    .add_local_python_source("{{ cookiecutter.package_name }}")
+    .add_local_python_source("{{ cookiecutter.package_name }}", "local_hopsworks")
 )
 
 # Made by `{{ cookiecutter.project_slug }} secrets`: HOPSWORKS_API_KEY, and HOPSWORKS_PROJECT

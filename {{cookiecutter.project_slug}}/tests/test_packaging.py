@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import tomllib
 from pathlib import Path
 
@@ -49,6 +51,7 @@ def test_requirements_pin_every_dependency_within_its_range():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = [Requirement(r) for r in project["dependencies"]]
     declared += [Requirement(r) for r in project["optional-dependencies"]["hopsworks"]]
+    declared = [r for r in declared if not r.url]  # the twin comes from this tree, not from the index
     pinned = pins()
     for req in declared:
         assert req.name.lower() in pinned, f"requirements.txt lacks {req.name}"
@@ -66,3 +69,41 @@ def test_deployments_never_install_both_deltalake_flavours():
     assert "deltalake" not in hopsworks
     assert not any("deltalake" in r for r in project["dependencies"])
     assert "deltalake" not in pins()
+
+
+def first_party_imports() -> set[str]:
+    """Return the packages of this tree besides the learner's that ``src/`` imports (lazily or not)."""
+    ours = {path.name for path in (ROOT / "local-hopsworks" / "src").iterdir() if path.is_dir()}
+    found = set()
+    for path in (ROOT / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found & ours
+
+
+def test_hopsworks_deployments_bring_the_twin_the_package_imports():
+    """GitHub Actions installs '.[hopsworks]' and Modal's image adds local sources: both bring the twin."""
+    needed = first_party_imports()
+    assert needed == {"local_hopsworks"}  # features/expectations.py checks batches with its evaluator
+    # The metadata hatchling wrote at install: the extra names the twin in this tree, without deltalake.
+    twin = [
+        Requirement(r)
+        for r in importlib.metadata.requires("{{ cookiecutter.project_slug }}") or []
+        if Requirement(r).name == "local-hopsworks"
+    ]
+    in_extra = [r for r in twin if r.marker is not None and r.marker.evaluate({"extra": "hopsworks"})]
+    assert in_extra, "the hopsworks extra does not install local-hopsworks"
+    assert in_extra[0].url == (ROOT / "local-hopsworks").as_uri() and not in_extra[0].extras
+    deploy = ROOT / "deploy.py"
+    if deploy.exists():  # the modal scheduler
+        added = {
+            arg.value
+            for node in ast.walk(ast.parse(deploy.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_local_python_source"
+            for arg in node.args
+            if isinstance(arg, ast.Constant)
+        }
+        assert needed | {"{{ cookiecutter.package_name }}"} <= added, f"the Modal image adds only {added}"
