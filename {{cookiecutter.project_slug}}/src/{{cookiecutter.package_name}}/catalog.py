@@ -113,13 +113,11 @@ def feature_of(fg: FeatureGroup, name: str) -> Any:
 
 def utc_times(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with every datetime column UTC-aware (hsfs reads them naive UTC, the twin aware)."""
-    for column in frame.columns:
-        values = frame[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            if str(values.dtype.tz) != "UTC":
-                frame[column] = values.dt.tz_convert("UTC")
-        elif pd.api.types.is_datetime64_dtype(values.dtype):
-            frame[column] = values.dt.tz_localize("UTC")
+    for column, dtype in frame.dtypes.items():
+        if pd.api.types.is_datetime64_dtype(dtype):
+            frame[column] = frame[column].dt.tz_localize("UTC")
+        elif isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) != "UTC":
+            frame[column] = frame[column].dt.tz_convert("UTC")
     return frame
 
 

@@ -10,9 +10,8 @@ from .lifecycle import commands
 from .ops import forget, freshness, redaction, secrets, space
 from .pipelines import feature, inference, training
 
-Main = Callable[[list[str]], int | None]
 # name -> (the function it runs with the rest of argv, one line of help)
-COMMANDS: dict[str, tuple[Main, str]] = {
+COMMANDS: dict[str, tuple[Callable[[list[str]], int | None], str]] = {
     "feature": (feature.main, "fetch data, compute features, upsert feature groups"),
     "training": (training.main, "train and register a model"),
     "inference": (inference.main, "forecast with the registered model and store predictions"),

@@ -80,9 +80,6 @@ class Settings(BaseSettings):
 
 
 def location_key(name: str) -> str:
-    """Return the store key of a name ('Zürich' -> 'zurich', 'São Paulo' -> 'sao_paulo'; '北京' -> '').
-
-    The template's hooks/pre_gen_project.py applies the same rule.
-    """
+    """Return a name's store key ('São Paulo' -> 'sao_paulo', '北京' -> ''), as the template's hook does."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")

@@ -1,8 +1,5 @@
-"""``forget LOCATION``: erase a location everywhere the embedded store keeps it, with an audit record.
-
-The store does the work (``local_hopsworks.erasure.forget``: rows, training datasets, models, and with
-``--purge-history`` the old versions too); the audit record names the location by a SHA-256 hash only.
-"""
+"""``forget LOCATION``: erase a location everywhere the embedded store keeps it (``local_hopsworks.erasure``),
+with an audit record that names it by a SHA-256 hash only."""
 
 from __future__ import annotations
 

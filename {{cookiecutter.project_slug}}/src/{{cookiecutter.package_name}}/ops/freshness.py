@@ -47,10 +47,9 @@ class Freshness:
 def table(rows: list[Freshness]) -> str:
     """Return the rows as aligned columns under a header: verdict, what, newest, age, limit."""
     cells = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in cells)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _age(newest: Any, now: pd.Timestamp) -> tuple[pd.Timestamp | None, float | None]:

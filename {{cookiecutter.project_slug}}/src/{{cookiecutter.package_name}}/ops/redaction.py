@@ -1,8 +1,5 @@
-"""Keep secrets out of logs and error messages: each secret's value becomes ``***``.
-
-A secret is the value of a setting or environment variable whose name says so (``*_KEY``, ``*TOKEN*``,
-``*SECRET*``, ``*PASSWORD*``).
-"""
+"""Keep secrets (values of settings and variables named ``*_KEY``, ``*TOKEN*``, ``*SECRET*``,
+``*PASSWORD*``) out of logs and error messages: each becomes ``***``."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""``secrets``: put the Hopsworks key, project and host where the schedule and the Space read them.
-
-Each target (Modal's SDK, ``gh``, huggingface_hub) is independent: a failed one is reported, the others
-still run. The key travels on stdin or in a request body: never as an argument, printed or in a file.
-"""
+"""``secrets``: store the Hopsworks key, project and host for the schedule and the Space; each target
+independent. The key goes on stdin or in a request body: never as an argument, printed or in a file."""
 
 from __future__ import annotations
 
@@ -28,14 +25,14 @@ class TargetError(Exception):
     """One target could not be updated; the message says why and is safe to print."""
 
 
-def to_modal(key: str, variables: dict[str, str], dry_run: bool) -> str:
+def to_modal(key: str, variables: dict[str, str], args: argparse.Namespace) -> str:
     """Create the Modal secret, or update its keys when it exists; return what was stored."""
     try:
         import modal
     except ImportError as exc:
         raise TargetError("the modal SDK is not installed (pip install -e '.[modal]')") from exc
     env = {"HOPSWORKS_API_KEY": key, **variables}
-    if dry_run:
+    if args.dry_run:
         return f"would create or update the Modal secret {MODAL_SECRET!r} with {', '.join(env)}"
     try:
         # create() leaves an existing secret as it is; update() then sets every key we hold.
@@ -61,14 +58,15 @@ def _gh(gh: str, key: str, args: list[str], stdin: str, if_missing: list[str] | 
         raise TargetError(f"'gh {' '.join(args[:3])}' exited {proc.returncode}: {message}")
 
 
-def to_github(key: str, variables: dict[str, str], repo: str | None, dry_run: bool) -> str:
+def to_github(key: str, variables: dict[str, str], args: argparse.Namespace) -> str:
     """Set the repository secret and variables with gh; return what was stored."""
     gh = shutil.which("gh")
     if gh is None:
         raise TargetError("the gh CLI is not installed (https://cli.github.com), then: gh auth login")
+    repo = args.repo
     stored = "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
     where = repo or "the current repository"
-    if dry_run:
+    if args.dry_run:
         return f"would set in {where}: {stored} (values on stdin)"
     _gh(gh, key, ["secret", "set", "HOPSWORKS_API_KEY", *(["--repo", repo] if repo else [])], key)
     # Variables through `gh api`: `gh variable` is missing before gh 2.31 (Debian 12 ships 2.23).
@@ -80,12 +78,13 @@ def to_github(key: str, variables: dict[str, str], repo: str | None, dry_run: bo
     return f"{where}: {stored}"
 
 
-def to_space(key: str, variables: dict[str, str], space: str | None, dry_run: bool) -> str:
+def to_space(key: str, variables: dict[str, str], args: argparse.Namespace) -> str:
     """Set the Space secret and variables (the backend too) with huggingface_hub."""
+    space = args.space
     if not space:
         raise TargetError("no Space given (--space USER/NAME or HF_SPACE)")
     variables = {"STORE_BACKEND": "hopsworks", **variables}
-    if dry_run:
+    if args.dry_run:
         return f"would set in Space {space}: secret HOPSWORKS_API_KEY, variables {', '.join(variables)}"
     return f"Space {space}: " + "; ".join(set_space_settings(space, {"HOPSWORKS_API_KEY": key}, variables))
 
@@ -109,15 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     key = key or getpass.getpass("HOPSWORKS_API_KEY (not shown): ").strip()
     if not key:
         raise RuntimeError("no key given")
-    actions = {
-        "modal": lambda: to_modal(key, variables, args.dry_run),
-        "github": lambda: to_github(key, variables, args.repo, args.dry_run),
-        "space": lambda: to_space(key, variables, args.space, args.dry_run),
-    }
+    targets = {"modal": to_modal, "github": to_github, "space": to_space}
     failed = False
     for target in dict.fromkeys(args.target or [SCHEDULER_TARGET, *(["space"] if args.space else [])]):
         try:
-            line = actions[target]()
+            line = targets[target](key, variables, args)
         except Exception as exc:  # any failure of one target must not stop the others
             message = str(exc) if isinstance(exc, TargetError) else f"{type(exc).__name__}: {exc}"
             line = f"FAILED: {redact(message, [key])}"

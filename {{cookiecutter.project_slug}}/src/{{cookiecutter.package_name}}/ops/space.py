@@ -1,9 +1,5 @@
-"""``space USER/NAME``: publish the UI as a Hugging Face Space, on Hopsworks or as a demo.
-
-The Space runs ``python app.py`` from its root, so this package and ``local_hopsworks`` lie at its top
-level. Without HOPSWORKS_API_KEY it is a demo on the embedded store. Nothing is sent without ``--push``;
-the Hub token comes from HF_TOKEN or ``hf auth login``, never from a command line.
-"""
+"""``space USER/NAME``: publish the UI as a Hugging Face Space (this package and ``local_hopsworks`` at its
+top level; a demo on the embedded store without HOPSWORKS_API_KEY). Nothing is sent without ``--push``."""
 
 from __future__ import annotations
 

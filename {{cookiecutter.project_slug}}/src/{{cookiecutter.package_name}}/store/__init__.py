@@ -1,7 +1,5 @@
-"""The feature store and model registry behind one call, ``connect()``: the embedded twin of the
-Hopsworks SDK (``STORE_BACKEND=local``, in ``STORE_DIR``) or ``hopsworks.login()``'s project.
-The pipelines use only the API subset both speak (``protocols.py``).
-"""
+"""``connect()``: the embedded twin of the Hopsworks SDK (``STORE_BACKEND=local``, in ``STORE_DIR``) or
+``hopsworks.login()``'s project; the pipelines use only the API subset both speak (``protocols.py``)."""
 
 from __future__ import annotations
 
@@ -43,29 +41,20 @@ def connect(settings: Settings | None = None) -> Project:
     key = (os.getpid(), settings.store_backend, where, whom)  # a forked worker opens its own connection
     with _connect_lock:  # UI handlers run in threads: the first one logs in, the others wait for it
         if key not in _connections:
-            _connections[key] = _open(settings)
+            _connections[key] = _open(settings, secret)
         return _connections[key]
 
 
-def _open(settings: Settings) -> Project:
-    if settings.store_backend == "hopsworks":
-        return _login(settings)
-    try:
-        from local_hopsworks import LocalProject
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ImportError("STORE_BACKEND=local needs the embedded store: pip install -e '.[local]'") from exc
-    return LocalProject(settings.store_dir)
-
-
-def disconnect() -> None:
-    """Forget this process's connections; the next ``connect()`` opens a new one."""
-    with _connect_lock:
-        _connections.clear()
-
-
-def _login(settings: Settings) -> Any:
-    """Log in to Hopsworks with the key (and host, project when set) from the settings; return the project."""
-    key = settings.hopsworks_api_key.get_secret_value() if settings.hopsworks_api_key else ""
+def _open(settings: Settings, key: str) -> Project:
+    """Return a new project: the twin's, or the one ``hopsworks.login()`` returns for ``key``."""
+    if settings.store_backend == "local":
+        try:
+            from local_hopsworks import LocalProject
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ImportError(
+                "STORE_BACKEND=local needs the embedded store: pip install -e '.[local]'"
+            ) from exc
+        return LocalProject(settings.store_dir)
     if not key:  # checked before any call: the SDK would prompt for one on stdin
         raise ValueError(
             "STORE_BACKEND=hopsworks needs HOPSWORKS_API_KEY (set it in the environment or .env); "
@@ -74,9 +63,7 @@ def _login(settings: Settings) -> Any:
     try:
         import hopsworks
     except ImportError as exc:  # pragma: no cover - depends on the installed extra
-        raise ImportError(
-            "STORE_BACKEND=hopsworks needs the hopsworks extra: pip install -e '.[hopsworks]'"
-        ) from exc
+        raise ImportError("STORE_BACKEND=hopsworks needs its extra: pip install -e '.[hopsworks]'") from exc
     # login() reads HOPSWORKS_* itself and takes "" for a value: drop the blank ones (unset in Settings).
     for name in [n for n, v in os.environ.items() if n.startswith("HOPSWORKS_") and not v.strip()]:
         del os.environ[name]
@@ -97,6 +84,12 @@ def _login(settings: Settings) -> Any:
         ) from None
     finally:
         sys.stdin = stdin
+
+
+def disconnect() -> None:
+    """Forget this process's connections; the next ``connect()`` opens a new one."""
+    with _connect_lock:
+        _connections.clear()
 
 
 def get_secret(project: Any, name: str) -> str | None:

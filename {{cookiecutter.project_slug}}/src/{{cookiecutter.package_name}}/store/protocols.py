@@ -1,8 +1,5 @@
-"""The store API the pipelines use: the subset of the Hopsworks SDK (hsfs/hsml 5.2) both backends speak.
-
-The SDK's objects and the ``local-hopsworks`` twin satisfy these protocols structurally (nothing
-inherits from them); only what the project calls is listed, with the SDK's names and argument names.
-"""
+"""The store API the pipelines use, the subset of the Hopsworks SDK (hsfs/hsml 5.2) both backends speak,
+with the SDK's names; the SDK's objects and the twin satisfy it structurally (nothing inherits from it)."""
 
 from __future__ import annotations
 
