@@ -13,8 +13,7 @@ from ..settings import Settings, location_key
 def main(argv: list[str] | None = None) -> int:
     """Run ``forget`` from the command line; exit 1 if a file still mentions the location afterwards."""
     parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} forget",
-        description="Delete a location everywhere it is stored, and record that it was done.",
+        prog=f"{PROGRAM} forget", description="Delete a location everywhere, on record."
     )
     parser.add_argument("location", help="the location's name or key, e.g. 'Stockholm' or 'stockholm'")
     parser.add_argument(

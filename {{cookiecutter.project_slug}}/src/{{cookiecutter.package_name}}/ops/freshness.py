@@ -18,8 +18,6 @@ from ..lifecycle import aliases
 from ..settings import Settings
 from ..store import connect
 
-HEADER = ["", "", "newest", "age", "limit"]
-
 
 @dataclass
 class Freshness:
@@ -46,7 +44,7 @@ class Freshness:
 
 def table(rows: list[Freshness]) -> str:
     """Return the rows as aligned columns under a header: verdict, what, newest, age, limit."""
-    cells = [HEADER, *(row.cells() for row in rows)]
+    cells = [["", "", "newest", "age", "limit"], *(row.cells() for row in rows)]
     widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
     lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in cells)
     return "\n".join(line.rstrip() for line in lines)
@@ -70,8 +68,7 @@ def freshness(
     model_max_age_days: float = 9,
 ) -> list[Freshness]:
     """Return the freshness of observations, predictions and the newest model."""
-    # Ages from this moment (a model trained at 09:00 is not -0.4 days old at midnight); a given
-    # ``today`` (tests) counts from its start.
+    # From now: a model trained at 09:00 is not -0.4 days old at midnight (a given ``today``: its start).
     now = pd.Timestamp(today, tz="UTC") if today is not None else pd.Timestamp.now(tz="UTC")
     project = connect(settings)
     fs = project.get_feature_store()
