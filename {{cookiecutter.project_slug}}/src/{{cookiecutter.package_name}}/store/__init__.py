@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
 import os
 import sys
@@ -94,10 +95,8 @@ def disconnect() -> None:
 
 def get_secret(project: Any, name: str) -> str | None:
     """Return a secret from the backend's secret store (locally the environment), or None if it has none."""
-    if type(project).__module__.startswith("local_hopsworks"):
-        import local_hopsworks as backend
-    else:
-        import hopsworks as backend
+    local = type(project).__module__.startswith("local_hopsworks")
+    backend = importlib.import_module("local_hopsworks" if local else "hopsworks")
     try:
         secret = backend.get_secrets_api().get_secret(name)
     except KeyError:
