@@ -18,8 +18,7 @@ AIR_QUALITY_FG = "air_quality"
 PREDICTIONS_FG = "predictions"
 FEATURE_VIEW = "air_quality_weather"
 FEATURES_VERSION = 1
-# Feature version N is feature view N: air_quality vN joined with weather WEATHER_VERSIONS[N]
-# (weather did not change in v2).
+# Feature version N is feature view N: air_quality vN joined with weather WEATHER_VERSIONS[N] (same in v2).
 WEATHER_VERSIONS = {1: 1, 2: 1}
 KEYS = ["location", "date"]
 LABEL = "pm25"
