@@ -311,12 +311,10 @@ def show_models(settings: Settings) -> tuple[str, pd.DataFrame]:
     fs = connect(settings).get_feature_store()
     events = aliases.history(fs, settings.model_name)
     found = aliases.aliases(fs, settings.model_name, events)
-    lines = []
-    for alias in (aliases.PRODUCTION, aliases.SHADOW):
-        held = found.get(alias)
-        back = f"; `rollback` returns to v{held.previous[-1]}" if held and held.previous else ""
-        state = f"v{held.version} since {held.since}, by {held.by}{back}" if held else "none"
-        lines.append(f"**{alias}:** {state}")
+    lines = [
+        f"**{alias}:** {aliases.alias_text(found.get(alias))}"
+        for alias in (aliases.PRODUCTION, aliases.SHADOW)
+    ]
     table = aliases.history_table(events, reason_chars=None)  # the whole reasons: the table wraps them
     return "  \n".join(lines), table
 

@@ -31,18 +31,8 @@ PRODUCTION = "production"
 SHADOW = "shadow"
 MOVES = {"promote": PRODUCTION, "rollback": PRODUCTION, "shadow": SHADOW}  # event -> the alias it moves
 HISTORY_ROWS = 20
-EVENT_COLUMNS = [
-    "model_name",
-    "event_id",
-    "at",
-    "event",
-    "model_version",
-    "from_version",
-    "alias",
-    "actor",
-    "reason",
-    "detail",
-]
+EVENT_COLUMNS = ["model_name", "event_id", "at", "event", "model_version", "from_version", "alias", "actor"]
+EVENT_COLUMNS += ["reason", "detail"]
 METRICS = ["mae", "rmse", "r2", "baseline_mae"]  # the test metrics the tables show
 # What a failed load raises: integrity (RuntimeError), unreadable files (ValueError, OSError), no version.
 LOAD_ERRORS = (RuntimeError, ValueError, OSError, LookupError)
@@ -71,6 +61,12 @@ class Alias:
     event_id: str = ""
 
 
+def alias_text(held: Alias | None) -> str:
+    """Return an alias as ``v2 since 2026-11-30 by alice; rollback to v1`` (``(none)`` when unset)."""
+    back = f"; rollback to v{held.previous[-1]}" if held and held.previous else ""
+    return f"v{held.version} since {held.since} by {held.by}{back}" if held else "(none)"
+
+
 @dataclass(frozen=True)
 class MoveNote:
     """Who makes an alias move and why, and the day it takes effect (default: today, UTC)."""
@@ -85,16 +81,6 @@ def move_lock(settings: Settings) -> Lock:
     return exclusive(settings, "model_aliases")
 
 
-def check_model_name(name: str) -> str:
-    """Return ``name``, or raise ValueError when it is no model name (a path, capitals, spaces)."""
-    if not isinstance(name, str) or not MODEL_NAME.match(name):
-        raise ValueError(
-            f"{name!r} is not a model name: lowercase letters, digits and _, starting with a letter "
-            "(e.g. pm25_xgboost)"
-        )
-    return name
-
-
 def _require_registered(name: str, version: int, events: pd.DataFrame) -> None:
     if int(version) not in registered_versions(events):
         raise LookupError(f"model {name!r} has no registered version {version}")
@@ -102,7 +88,12 @@ def _require_registered(name: str, version: int, events: pd.DataFrame) -> None:
 
 def known_model(fs: Any, mr: Any, name: str) -> pd.DataFrame:
     """Return the history of ``name``; ValueError for an invalid name, LookupError for an unknown one."""
-    events = history(fs, check_model_name(name))
+    if not MODEL_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a model name: lowercase letters, digits and _, starting with a letter "
+            "(e.g. pm25_xgboost)"
+        )
+    events = history(fs, name)
     if not registered_versions(events) and not mr.get_models(name):
         raise LookupError(
             f"no model named {name!r} in the registry: check the name (MODEL_NAME sets the default) "
@@ -186,21 +177,13 @@ def feature_versions_in_use(fs: Any, name: str) -> list[int]:
 
 
 def _write_move(
-    fs: Any,
-    name: str,
-    event: str,
-    version: int,
-    events: pd.DataFrame,
-    note: MoveNote | None,
-    replaced: int = 0,
-    previous: tuple[int, ...] = (),
-    detail: dict[str, Any] | None = None,
+    fs: Any, name: str, event: str, version: int, events: pd.DataFrame, note: MoveNote | None, **detail: Any
 ) -> dict[str, Any]:
     """Record a move numbered after every move so far, then re-read: a rival with its number conflicts."""
-    note = note or MoveNote()
-    seq = 1 + max((m.seq for m in alias_moves(events)), default=0)
-    since = (note.today or utc_today()).isoformat()
-    detail = {**(detail or {}), "seq": seq, "since": since, "previous": list(previous)}
+    note, moves = note or MoveNote(), alias_moves(events)
+    replaced = {a.alias: a.version for a in resolve(moves).values()}.get(MOVES[event], 0)
+    seq = 1 + max((m.seq for m in moves), default=0)
+    detail = {"previous": (), **detail, "seq": seq, "since": (note.today or utc_today()).isoformat()}
     row = record_event(
         fs, name, event, version, from_version=replaced, by=note.by, reason=note.reason, detail=detail
     )
@@ -286,9 +269,8 @@ def promote(
             )
         stack = (*production.previous, production.version) if production is not None else ()
         previous = tuple(v for v in stack if v != version)
-        detail = {**evidence, "from_shadow": from_shadow, "forced": force}
-        replaced = production.version if production else 0
-        return _write_move(fs, name, "promote", version, events, note, replaced, previous, detail)
+        detail = {**evidence, "from_shadow": from_shadow, "forced": force, "previous": previous}
+        return _write_move(fs, name, "promote", version, events, note, **detail)
 
 
 def rollback(fs: Any, mr: Any, name: str, *, lock: Lock, note: MoveNote | None = None) -> dict[str, Any]:
@@ -303,7 +285,7 @@ def rollback(fs: Any, mr: Any, name: str, *, lock: Lock, note: MoveNote | None =
                 f"{name} v{production.version} has no previous production version to roll back to"
             )
         *previous, version = production.previous
-        return _write_move(fs, name, "rollback", version, events, note, production.version, tuple(previous))
+        return _write_move(fs, name, "rollback", version, events, note, previous=tuple(previous))
 
 
 def set_shadow(
@@ -312,12 +294,11 @@ def set_shadow(
     """Make ``version`` the shadow (it replaces any shadow); return the event."""
     with lock:
         events = known_model(fs, mr, name)
-        found = aliases(fs, name, events)
-        production, old = found.get(PRODUCTION), found.get(SHADOW)
+        production = aliases(fs, name, events).get(PRODUCTION)
         if production is not None and production.version == version:
             raise ValueError(f"{name} v{version} is production: it cannot be its own shadow")
         _require_registered(name, version, events)
-        return _write_move(fs, name, "shadow", int(version), events, note, old.version if old else 0)
+        return _write_move(fs, name, "shadow", int(version), events, note)
 
 
 def events_group(fs: Any) -> Any:
@@ -409,16 +390,14 @@ class Serving:
 
     production: LoadedModel
     shadow: LoadedModel | None
-    aliases: dict[str, Alias]
     problems: list[str]
-    fallback: bool = False
 
 
-def load_serving(fs: Any, mr: Any, name: str, *, record: bool = True, with_shadow: bool = True) -> Serving:
+def load_serving(fs: Any, mr: Any, name: str, *, record: bool = True) -> Serving:
     """Load production and shadow; when production fails to load, serve the previous good version.
 
-    Failures are logged, listed in ``problems`` and (with ``record``) recorded as ``load_failure``
-    events; the aliases stay: moving production is a human decision.
+    Failures are logged, listed in ``problems`` and (with ``record``) recorded as ``load_failure`` events;
+    the aliases stay: moving production is a human decision.
     """
     events = known_model(fs, mr, name)
     found = aliases(fs, name, events)
@@ -444,13 +423,11 @@ def load_serving(fs: Any, mr: Any, name: str, *, record: bool = True, with_shado
     production = next((m for m in (attempt(v, PRODUCTION) for v in candidates) if m is not None), None)
     if production is None:
         raise RuntimeError(f"no version of {name} can serve: " + "; ".join(problems))
-    fallback = production.version != candidates[0]
-    if fallback:
+    if production.version != candidates[0]:
         problems.append(f"serving the previous production version {name} v{production.version} instead")
         log.error("%s", problems[-1])
     shadow = found.get(SHADOW)
-    loaded = attempt(shadow.version, SHADOW) if with_shadow and shadow is not None else None
-    return Serving(production, loaded, found, problems, fallback)
+    return Serving(production, attempt(shadow.version, SHADOW) if shadow is not None else None, problems)
 
 
 def created_text(value: Any) -> str:
@@ -475,20 +452,10 @@ def registered_models(fs: Any, mr: Any, name: str, events: pd.DataFrame) -> pd.D
             except LOAD_ERRORS as exc:
                 problem = f"metadata unreadable: {exc}"  # the error names the file
         recorded, metrics = registration(events, version), getattr(meta, "training_metrics", None) or {}
-        fv = recorded.get("feature_view_version")
-        rows.append(
-            {
-                "version": version,
-                "alias": held.get(version, ""),
-                "feature_view": f"{recorded.get('feature_view_name', '?')} v{fv}",
-                "fv": fv,
-                "td": recorded.get("training_dataset_version"),
-                "created": created_text(getattr(meta, "created", None)),
-                **{key: metrics.get(key) for key in METRICS},
-                "problem": problem,
-                "meta": meta,
-            }
-        )
+        fv, created = recorded.get("feature_view_version"), created_text(getattr(meta, "created", None))
+        row = [version, held.get(version, ""), f"{recorded.get('feature_view_name', '?')} v{fv}", fv]
+        row += [recorded.get("training_dataset_version"), created, *(metrics.get(key) for key in METRICS)]
+        rows.append([*row, problem, meta])
     return pd.DataFrame(
         rows, columns=["version", "alias", "feature_view", "fv", "td", "created", *METRICS, "problem", "meta"]
     )

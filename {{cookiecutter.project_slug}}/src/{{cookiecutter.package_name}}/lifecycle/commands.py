@@ -127,10 +127,7 @@ def models_main(argv: list[str] | None = None) -> int:
     found = aliases.aliases(fs, name, events)
     print(f"model {name}: versions\n{_table(aliases.versions_table(fs, mr, name, events))}\naliases:")
     for alias in (aliases.PRODUCTION, aliases.SHADOW):
-        held = found.get(alias)
-        stack = f", rollback to v{held.previous[-1]}" if held and held.previous else ""
-        text = f"v{held.version} since {held.since} by {held.by}{stack}" if held else "(none)"
-        print(f"  {alias:<11}{text}")
+        print(f"  {alias:<11}{aliases.alias_text(found.get(alias))}")
     print(f"history (newest first):\n{_table(history_table(events, args.history))}")
     return 0
 
@@ -166,18 +163,13 @@ def _run_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def runs_table(fs: Any, mr: Any, name: str) -> pd.DataFrame:
-    """Return one row per training run (registered version): data versions, parameters, metrics, gate."""
-    table = aliases.registered_models(fs, mr, name, aliases.known_model(fs, mr, name))
-    return pd.DataFrame([_run_row(entry) for entry in table.to_dict("records")])
-
-
 def runs_main(argv: list[str] | None = None) -> int:
     """``runs [MODEL]``: compare every training run's data versions, parameters, metrics and gate verdict."""
     parser = _parser("runs", "Compare training runs: data versions, parameters, test metrics, gate verdict.")
     _, name, fs, mr = _open_model(parser.parse_args(argv))
+    entries = aliases.registered_models(fs, mr, name, aliases.known_model(fs, mr, name)).to_dict("records")
     print(f"training runs of {name} (fv: feature view version, td: training dataset version):")
-    print(_table(runs_table(fs, mr, name)))
+    print(_table(pd.DataFrame([_run_row(entry) for entry in entries])))
     return 0
 
 
@@ -194,16 +186,15 @@ def monitor_main(argv: list[str] | None = None) -> int:
     accuracy = monitoring.accuracy_by_version(monitoring.monitoring_rows(fs, location, name))
     print(f"hindcast accuracy of {name} at {location} (one day ahead):\n{_table(accuracy)}")
     serving = aliases.load_serving(fs, mr, name, record=False)
+    threshold = settings.drift_psi_threshold
     for role, model in ((aliases.PRODUCTION, serving.production), (aliases.SHADOW, serving.shadow)):
         if model is None:
             continue
-        table, info = monitoring.feature_drift(
-            model, location, utc_today(), settings.drift_bins, settings.drift_psi_threshold
-        )
+        table, info = monitoring.feature_drift(model, location, utc_today(), settings.drift_bins, threshold)
         print(
-            f"feature drift of {role} v{model.version} ({info['feature_view']}): "
+            f"feature drift of {role} v{model.version} ({model.feature_view_label}): "
             f"latest {info['recent_rows']} day(s) vs {info['training_rows']} training days, "
-            f"PSI >= {info['threshold']:g} marks drift"
+            f"PSI >= {threshold:g} marks drift"
         )
         print(_table(table))
     for problem in serving.problems:

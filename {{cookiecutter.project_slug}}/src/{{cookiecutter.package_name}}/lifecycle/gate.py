@@ -32,10 +32,7 @@ def slice_labels(dates: pd.Series) -> dict[str, pd.Series]:
 
 
 def slice_table(frame: pd.DataFrame, slice_max_worse: float, min_slice_rows: int) -> pd.DataFrame:
-    """Return MAE of candidate and reference per slice of ``frame``, and whether each is within bounds.
-
-    A slice with fewer than ``min_slice_rows`` rows is listed but not judged (its MAE is mostly noise).
-    """
+    """Return MAE of candidate and reference per slice of ``frame``, and whether each is within bounds."""
     errors = frame[["candidate", "reference"]].sub(frame["actual"], axis=0).abs()
     parts = []
     for kind, labels in slice_labels(frame["date"]).items():
@@ -44,7 +41,7 @@ def slice_table(frame: pd.DataFrame, slice_max_worse: float, min_slice_rows: int
     table = pd.concat(parts).rename_axis("value").reset_index()
     # 0/0 (both perfect) is a tie; x/0 is infinitely worse
     table["ratio"] = (table["candidate_mae"] / table["reference_mae"]).fillna(1.0)
-    table["judged"] = table["rows"] >= min_slice_rows
+    table["judged"] = table["rows"] >= min_slice_rows  # smaller: listed, not judged (mostly noise)
     table["ok"] = ~table["judged"] | (table["ratio"] <= 1.0 + slice_max_worse)
     return table[["slice", "value", "rows", "candidate_mae", "reference_mae", "ratio", "judged", "ok"]]
 

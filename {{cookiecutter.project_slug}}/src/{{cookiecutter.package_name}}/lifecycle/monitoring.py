@@ -42,13 +42,10 @@ def outcome_rows(
     recorded_at: pd.Timestamp,
     known: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Return new monitoring rows: one-day-ahead predictions of the versions in ``roles`` with their outcome.
-
-    Keys already in ``known`` (monitoring rows) are left out: the first recorded outcome of a day stays.
-    """
+    """Return one-day-ahead predictions of the versions in ``roles`` with their outcome, if not ``known``."""
     mine = predictions[(predictions["horizon_days"] == 1) & predictions["model_version"].isin(list(roles))]
     joined = mine.merge(actuals[["date", "actual_pm25"]].dropna(), on="date", how="inner")
-    if known is not None and not known.empty:
+    if known is not None and not known.empty:  # the first recorded outcome of a day stays
         joined = joined[~joined.set_index(MONITORING_KEYS).index.isin(known.set_index(MONITORING_KEYS).index)]
     out = joined.assign(
         role=joined["model_version"].map(roles).astype("object"),
@@ -189,14 +186,7 @@ def feature_drift(
     # above the threshold AND above the largest PSI of any week of the reference itself.
     table["typical_psi"] = [typical_psi(reference, name, days, bins) for name in table["feature"]]
     table["drift"] = table["drift"] & (table["psi"] > table["typical_psi"].fillna(0.0))
-    return table, {
-        "model_version": model.version,
-        "feature_view": model.feature_view_label,
-        "training_rows": len(reference),
-        "recent_rows": len(recent),
-        "days": days,
-        "threshold": threshold,
-    }
+    return table, {"training_rows": len(reference), "recent_rows": len(recent)}
 
 
 def hindcast(project: Any, location: str, model_name: str, features_version: int) -> pd.DataFrame:

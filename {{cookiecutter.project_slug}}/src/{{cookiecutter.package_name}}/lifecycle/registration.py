@@ -74,11 +74,7 @@ def judge_candidate(
 def register(
     fs: Any, mr: Any, folder: Path, model_args: dict[str, Any], report: dict[str, Any], today: Any
 ) -> int:
-    """Register the files in ``folder`` with their sha256, give the gate's alias; return the version.
-
-    The ``registered`` event comes after the files: until it is written nothing lists, serves or promotes
-    the version, so a run killed half-way leaves no trace that counts.
-    """
+    """Register the files in ``folder`` with their sha256, give the gate's alias; return the version."""
     hashes = file_hashes(folder)
     registered = mr.python.create_model(**model_args)
     registered.save(str(folder))
@@ -93,6 +89,7 @@ def register(
         "gate": {"passed": bool(report["passed"]), "decision": report["decision"]},
     }
     reason = f"trained on {fv.name} v{fv.version}, training dataset v{td_version}"
+    # After the files: until this event nothing lists, serves or promotes the version (a killed run: none).
     aliases.record_event(fs, name, "registered", version, by=BY, reason=reason, detail=detail)
     report["candidate"]["version"] = version
     # The full table is printed by the training pipeline; the log keeps the verdict for schedulers' logs.
