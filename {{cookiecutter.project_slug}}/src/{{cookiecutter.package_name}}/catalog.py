@@ -101,9 +101,8 @@ def describe_features(fg: FeatureGroup) -> None:
 
 
 def feature_of(fg: FeatureGroup, name: str) -> Any:
-    """Return a group's feature ``name``, or None when it has none (nothing written yet).
-
-    Never ``fg.<name>``: on hsfs ``fg.location`` is the table's storage path, not the feature."""
+    """Return a group's feature ``name``, or None when it has none (nothing written yet); never ``fg.<name>``:
+    on hsfs ``fg.location`` is the table's storage path, not the feature."""
     try:
         return fg.get_feature(name)  # hsfs returns None for a feature the group does not have
     except (KeyError, ValueError):  # the twin raises for a group with no schema yet
@@ -139,11 +138,7 @@ def get_feature_view(fs: FeatureStore, version: int = FEATURES_VERSION) -> Featu
     weather, air_quality = feature_groups(fs, version)
     query = weather.select_all().join(air_quality.select([LABEL, *lag_feature_names(version)]), on=KEYS)
     return fs.get_or_create_feature_view(
-        name=FEATURE_VIEW,
-        version=version,
-        query=query,
-        labels=[LABEL],
-        description=DESCRIPTIONS[FEATURE_VIEW],
+        FEATURE_VIEW, version=version, query=query, labels=[LABEL], description=DESCRIPTIONS[FEATURE_VIEW]
     )
 
 

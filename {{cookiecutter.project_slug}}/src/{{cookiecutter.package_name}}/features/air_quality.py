@@ -50,11 +50,9 @@ def _lags(pm25: pd.Series) -> pd.DataFrame:
 
 
 def air_quality_features(daily: pd.DataFrame, location_key: str, version: int = 1) -> pd.DataFrame:
-    """Return ``location``, ``date``, ``pm25`` and the lag features of ``location_key``, by date.
-
-    Lags refer to calendar days: ``pm25_lag_1`` is the previous day's value (NaN if absent);
-    ``pm25_roll_mean_7`` (and v2's ``pm25_roll_max_7``) summarise the 7 days before, NaN below 4 values.
-    """
+    """Return ``location``, ``date``, ``pm25`` and the lag features of ``location_key``, by date. Lags are on
+    calendar days: ``pm25_lag_1`` is the previous day's value (NaN if absent); ``pm25_roll_mean_7`` (and v2's
+    ``pm25_roll_max_7``) summarise the 7 days before, NaN below 4 values."""
     names = lag_feature_names(version)
     dates = pd.DatetimeIndex(daily_dates(daily, ["pm25"], "PM2.5"))
     pm25 = pd.Series(daily["pm25"].astype("float64").to_numpy(), index=dates).sort_index()
@@ -66,10 +64,8 @@ def air_quality_features(daily: pd.DataFrame, location_key: str, version: int = 
 def lag_features_from_history(
     history: pd.Series, *, target: pd.Timestamp | None = None, version: int = 1
 ) -> dict[str, float]:
-    """Return the lag features (of ``version``) of the day after ``history`` (or of ``target`` if given).
-
-    ``history`` is PM2.5 by UTC day, observed or already predicted: recursive forecasts mix both.
-    """
+    """Return the lag features (of ``version``) of the day after ``history`` (or of ``target`` if given);
+    ``history`` is PM2.5 by UTC day, observed or already predicted: recursive forecasts mix both."""
     index = pd.DatetimeIndex(utc_days(pd.Series(history.index)))
     if index.has_duplicates:
         raise ValueError("history has more than one value for a day")

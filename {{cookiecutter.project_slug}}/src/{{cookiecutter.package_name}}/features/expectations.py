@@ -1,8 +1,5 @@
-"""Expectation suites of the feature groups, as data in Great Expectations' JSON shape.
-
-Each suite is attached to its group (checked on insert: by GE on Hopsworks, by the embedded store's
-evaluator locally) and ``check_batches`` runs it on all batches of a run before any is written.
-"""
+"""The feature groups' expectation suites as data (Great Expectations' JSON), attached to each group (checked
+on insert: by GE on Hopsworks, by the twin locally); ``check_batches`` runs them before a run writes."""
 
 from __future__ import annotations
 
@@ -34,6 +31,7 @@ WEATHER_BOUNDS = {
     "day_of_year": (1.0, 366.0),
 }
 SUITES = ("weather", "air_quality", "predictions")
+KEYS = ("location", "date")
 
 
 def _rule(kind: str, **kwargs: Any) -> dict[str, Any]:
@@ -48,7 +46,7 @@ def not_after_now(column: str, days: int) -> dict[str, Any]:
 
 
 def _group_rules(
-    keys: list[str], values: list[str], floats: list[str], bounds: dict[str, Any], future_days: int
+    values: list[str], floats: list[str], bounds: dict[str, tuple], future_days: int, keys: tuple = KEYS
 ) -> list[dict[str, Any]]:
     """Return a group's rules: keys and ``values`` non-null, ``floats`` float64, ``bounds``, unique keys."""
     return [
@@ -58,7 +56,7 @@ def _group_rules(
             _rule("column_values_to_be_between", column=c, min_value=low, max_value=high, mostly=1.0)
             for c, (low, high) in bounds.items()
         ],
-        _rule("compound_columns_to_be_unique", column_list=keys),
+        _rule("compound_columns_to_be_unique", column_list=list(keys)),
         not_after_now("date", future_days),
     ]
 
@@ -69,30 +67,25 @@ def expectations(name: str, version: int = 1) -> list[dict[str, Any]]:
         raise KeyError(f"no expectation suite for feature group {name!r}; suites exist for {sorted(SUITES)}")
     forecasts = FORECAST_HORIZON_DAYS + FUTURE_ALLOWANCE_DAYS
     if name == "weather":
-        return _group_rules(
-            ["location", "date"], [*WEATHER_BOUNDS], [*WEATHER_BOUNDS], WEATHER_BOUNDS, forecasts
-        )
+        return _group_rules([*WEATHER_BOUNDS], [*WEATHER_BOUNDS], WEATHER_BOUNDS, forecasts)
     if name == "air_quality":
         # A group version the feature code does not know (made by hand) is held to version 1's rules;
         # lags may be null (missing days), never out of range; observations are never in the future.
         values = ["pm25", *LAG_FEATURES_BY_VERSION.get(version, LAG_FEATURES)]
         bounds = dict.fromkeys(values, (0.0, MAX_PM25))
-        return _group_rules(["location", "date"], ["pm25"], values, bounds, FUTURE_ALLOWANCE_DAYS)
-    keys = ["location", "date", "model_name", "model_version", "horizon_days"]
+        return _group_rules(["pm25"], values, bounds, FUTURE_ALLOWANCE_DAYS)
     bounds = {
         "predicted_pm25": (0.0, MAX_PM25),
         "horizon_days": (1, FORECAST_HORIZON_DAYS),
         "model_version": (1, None),
     }
-    return _group_rules(keys, ["predicted_pm25"], ["predicted_pm25"], bounds, forecasts)
+    keys = (*KEYS, "model_name", "model_version", "horizon_days")
+    return _group_rules(["predicted_pm25"], ["predicted_pm25"], bounds, forecasts, keys)
 
 
 def is_portable(expectation: dict[str, Any]) -> bool:
-    """Return whether Great Expectations on Hopsworks can evaluate ``expectation`` (no temporal parameter).
-
-    GE resolves ``now()`` to a naive local time it cannot compare with UTC event times, so the temporal
-    rule stays out of the suite attached on Hopsworks; ``check_batches`` enforces it on both backends.
-    """
+    """Return whether GE on Hopsworks can evaluate ``expectation``: it resolves ``now()`` to a naive local
+    time it cannot compare with UTC event times, so only ``check_batches`` enforces the temporal rule."""
     return "$PARAMETER" not in json.dumps(expectation["kwargs"])
 
 
@@ -108,10 +101,8 @@ def suite(name: str, version: int = 1) -> dict[str, Any]:
 
 
 def hsfs_suite(name: str, version: int = 1) -> Any:
-    """Return the portable rules of ``name`` as an ``hsfs`` ``ExpectationSuite`` (needs the hopsworks extra).
-
-    It carries ``run_validation`` and the policy: hsfs ignores ``save_expectation_suite``'s for hsfs suites.
-    """
+    """Return the portable rules of ``name`` as an ``hsfs`` ``ExpectationSuite`` (needs the hopsworks extra),
+    with ``run_validation`` and the policy: hsfs ignores ``save_expectation_suite``'s for hsfs suites."""
     from hsfs.expectation_suite import ExpectationSuite
     from hsfs.ge_expectation import GeExpectation
 
@@ -154,13 +145,8 @@ def ensure_suite(fg: Any) -> bool:
 
 
 def check_batches(batches: list[tuple[Any, pd.DataFrame]], now: Any = None) -> None:
-    """Check every batch of a run (temporal rule included) before any is written; refuse all if one fails.
-
-    A failing batch is recorded where its store keeps rejected data (quarantine, or Hopsworks' report).
-
-    Raises:
-        ValidationError: Naming each failing group, rule and column, with example rows.
-    """
+    """Check every batch of a run (temporal rule included) before any is written; if one fails, record it with
+    its store (quarantine, or Hopsworks' report) and raise ValidationError naming each group, rule, column."""
     problems, reports = [], {}
     for fg, df in batches:
         keys = list(fg.primary_key) + ([fg.event_time] if fg.event_time else [])

@@ -12,10 +12,8 @@ WEATHER_FEATURES = list(DAILY_VARIABLES)
 
 
 def weather_features(raw: pd.DataFrame, location_key: str) -> pd.DataFrame:
-    """Return one row per day: ``location``, ``date`` (UTC midnight), ``WEATHER_FEATURES`` and wind sin/cos.
-
-    Values are float64; rows are kept as they are, so missing values stay NaN.
-    """
+    """Return one row per day: ``location``, ``date`` (UTC midnight), ``WEATHER_FEATURES`` and wind sin/cos
+    as float64; rows are kept as they are, so missing values stay NaN."""
     dates = daily_dates(raw, WEATHER_FEATURES, "weather")
     out = pd.DataFrame({"location": pd.Series(location_key, index=raw.index, dtype="object"), "date": dates})
     out[WEATHER_FEATURES] = raw[WEATHER_FEATURES].astype("float64")

@@ -1,5 +1,5 @@
-"""``forget LOCATION``: erase a location everywhere the embedded store keeps it (``local_hopsworks.erasure``),
-with an audit record that names it by a SHA-256 hash only."""
+"""Delete a location everywhere the embedded store keeps it (local_hopsworks.erasure), on record: the audit
+record names it by a SHA-256 hash only."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ from ..settings import Settings, location_key
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``forget`` from the command line; exit 1 if a file still mentions the location afterwards."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} forget", description="Delete a location everywhere, on record."
-    )
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} forget", description=__doc__)
     parser.add_argument("location", help="the location's name or key, e.g. 'Stockholm' or 'stockholm'")
-    parser.add_argument(
-        "--purge-history", action="store_true", help="also end time travel, so old versions cannot restore it"
-    )
+    purge = "also end time travel, so old versions cannot restore it"
+    parser.add_argument("--purge-history", action="store_true", help=purge)
     parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; change nothing")
     args = parser.parse_args(argv)
     settings = Settings()

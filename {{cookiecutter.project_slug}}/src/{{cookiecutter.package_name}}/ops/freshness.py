@@ -1,6 +1,5 @@
-"""``check``: exit 1 naming what is too old when the schedules stop writing (they stop silently: GitHub
-disables cron after 60 idle days, a Modal secret expires); ``--deep``/``--repair-online``: the store's files.
-"""
+"""Fail (exit 1) naming what is older than the schedules allow: they stop silently (GitHub disables cron
+after 60 idle days, a Modal secret expires). --deep and --repair-online check the embedded store's files."""
 
 from __future__ import annotations
 
@@ -122,11 +121,7 @@ def file_findings(settings: Settings, deep: bool, repair: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the freshness table (and with ``--deep`` each damaged file); exit 1 on any problem."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} check",
-        description="Fail when stored data are older than the schedule allows (daily features and "
-        "predictions, weekly training, plus slack).",
-    )
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} check", description=__doc__)
     for what, default in (("feature", 2), ("prediction", 2), ("model", 9)):
         parser.add_argument(f"--{what}-max-age-days", type=float, default=default, help=f"default: {default}")
     deep = "also check the embedded store's files: Delta logs, Parquet footers, SQLite, online rows, models"

@@ -1,5 +1,5 @@
-"""``secrets``: store the Hopsworks key, project and host for the schedule and the Space; each target
-independent. The key goes on stdin or in a request body: never as an argument, printed or in a file."""
+"""Store HOPSWORKS_API_KEY (and HOPSWORKS_PROJECT, HOPSWORKS_HOST) in Modal, GitHub and the Hugging Face
+Space, each independently; the key goes on stdin or in a request body, never in arguments, output or files."""
 
 from __future__ import annotations
 
@@ -63,8 +63,7 @@ def to_github(key: str, variables: dict[str, str], args: argparse.Namespace) -> 
     gh = shutil.which("gh")
     if gh is None:
         raise TargetError("the gh CLI is not installed (https://cli.github.com), then: gh auth login")
-    repo = args.repo
-    stored = "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
+    repo, stored = args.repo, "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
     where = repo or "the current repository"
     if args.dry_run:
         return f"would set in {where}: {stored} (values on stdin)"
@@ -91,11 +90,7 @@ def to_space(key: str, variables: dict[str, str], args: argparse.Namespace) -> s
 
 def main(argv: list[str] | None = None) -> int:
     """Store the settings in every requested target; print one line each; 1 if any failed."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} secrets",
-        description="Store HOPSWORKS_API_KEY (and HOPSWORKS_PROJECT, HOPSWORKS_HOST) in Modal, GitHub "
-        "and the HuggingFace Space.",
-    )
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} secrets", description=__doc__)
     where = "where to store them (repeatable; default: this project's scheduler, and the Space if given)"
     parser.add_argument("--target", action="append", choices=("modal", "github", "space"), help=where)
     parser.add_argument("--repo", help="GitHub repository OWNER/NAME (default: the current one)")

@@ -1,5 +1,5 @@
-"""``space USER/NAME``: publish the UI as a Hugging Face Space (this package and ``local_hopsworks`` at its
-top level; a demo on the embedded store without HOPSWORKS_API_KEY). Nothing is sent without ``--push``."""
+"""Publish the UI as a Hugging Face Space: this package and local_hopsworks at its top level, a demo on the
+embedded store without HOPSWORKS_API_KEY. A dry run: nothing is sent without --push."""
 
 from __future__ import annotations
 
@@ -113,10 +113,7 @@ def push(repo_id: str, folder: Path, secrets: dict[str, str], variables: dict[st
 
 def main(argv: list[str] | None = None) -> int:
     """Lay out the Space folder, print the files and settings, and with --push publish it."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} space",
-        description="Publish the UI as a Hugging Face Space (a dry run unless --push).",
-    )
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} space", description=__doc__)
     parser.add_argument("space", help="the Space, USER/NAME (created if it does not exist)")
     parser.add_argument("--push", action="store_true", help="create or update the Space (default: dry run)")
     parser.add_argument("--root", type=Path, default=None, help="the project's root (default: this folder)")
@@ -131,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.out if args.out is not None else Path(scratch) / "space"
         files = lay_out((args.root or Path.cwd()).resolve(), folder)
         print(f"Space {args.space}: {len(files)} files", *(f"  {name}" for name in files), sep="\n")
-        if key:
-            print("secret HOPSWORKS_API_KEY: from the environment (value not shown)")
-        else:
-            print("secret HOPSWORKS_API_KEY: not set here, so the Space is a demo on the embedded store")
+        demo = "not set here, so the Space is a demo on the embedded store"
+        print("secret HOPSWORKS_API_KEY:", "from the environment (value not shown)" if key else demo)
         print(*(f"variable {name}={value}" for name, value in variables.items()), sep="\n")
         if not args.push:
             kept = f"; the folder is {folder}" if args.out is not None else ""

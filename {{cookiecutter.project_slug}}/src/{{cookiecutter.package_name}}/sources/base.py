@@ -34,7 +34,8 @@ class SourceError(RuntimeError):
 
 
 class Source(ABC):
-    """A source of daily weather (up to today + 16 days) and observed daily PM2.5 (up to today)."""
+    """A source of daily weather (up to today + 16 days) and observed daily PM2.5 (up to today): subclasses
+    implement ``weather`` and ``pm25`` for a checked window (``pm25``'s ends today at the latest)."""
 
     def __init__(self, today: datetime.date | None = None) -> None:
         self._today = today  # a fixed day makes the past/future split reproducible in tests
@@ -59,9 +60,7 @@ class Source(ABC):
         # Days after today are never asked for: their values would be forecasts, not observations.
         end = min(end, self.today())
         if start > end:
-            return pd.DataFrame(
-                {"date": pd.Series([], dtype="datetime64[ns, UTC]"), "pm25": pd.Series([], dtype="float64")}
-            )
+            return pd.DataFrame({"date": pd.DatetimeIndex([], tz="UTC"), "pm25": pd.Series([], dtype=float)})
         return self.pm25(location, start, end)
 
     def check_range(self, start: datetime.date, end: datetime.date) -> None:
@@ -70,9 +69,6 @@ class Source(ABC):
             raise ValueError(f"start {start} is after end {end}")
 
     @abstractmethod
-    def weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
-        """Return daily weather for a checked window."""
-
+    def weather(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame: ...
     @abstractmethod
-    def pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame:
-        """Return daily mean PM2.5 for a checked window that ends today at the latest."""
+    def pm25(self, location: Location, start: datetime.date, end: datetime.date) -> pd.DataFrame: ...

@@ -26,10 +26,8 @@ USER_AGENT = "air-quality-forecast (cookiecutter template; +https://open-meteo.c
 
 
 class OpenMeteoClient(Source):
-    """Fetch daily weather and mean PM2.5 from Open-Meteo, retrying 429, 5xx, timeouts and lost connections.
-
-    A retry waits ``backoff_base_s * 2**attempt`` (or a 429's ``Retry-After``), at most ``backoff_max_s``.
-    """
+    """Fetch daily weather and mean PM2.5 from Open-Meteo, retrying 429, 5xx, timeouts and lost connections
+    after ``backoff_base_s * 2**attempt`` (or a 429's ``Retry-After``) seconds, at most ``backoff_max_s``."""
 
     def __init__(
         self,

@@ -1,8 +1,6 @@
-"""Offline, deterministic simulator of daily weather and PM2.5, so everything runs without a network.
-
-Made up but learnable: seasons by latitude, fronts, dry spells and skewed rain; PM2.5 rises with cold
-(heating) and weekday traffic and is washed out by wind and rain.
-"""
+"""Offline, deterministic simulator of daily weather and PM2.5, so everything runs without a network. Made up
+but learnable: seasons by latitude, fronts, dry spells and skewed rain; PM2.5 rises with cold (heating) and
+weekday traffic and is washed out by wind and rain."""
 
 from __future__ import annotations
 
@@ -19,10 +17,8 @@ MIN_PM25 = 0.5
 
 
 class SyntheticSource(Source):
-    """Simulated data source: a value for ``(seed, location.key, day)`` never depends on the window asked.
-
-    The series always starts at ``ORIGIN`` and its random draws are laid out one row per day.
-    """
+    """Simulated data source: a value for ``(seed, location.key, day)`` never depends on the window asked
+    (the series always starts at ``ORIGIN`` and its random draws are laid out one row per day)."""
 
     def __init__(self, seed: int = 7, today: datetime.date | None = None) -> None:
         super().__init__(today)

@@ -22,16 +22,9 @@ _connect_lock = threading.Lock()
 
 
 def connect(settings: Settings | None = None) -> Project:
-    """Connect to the configured backend once per process (the same store and credentials give the same
-    project: each ``hopsworks.login()`` ends the previous session) and return its project.
-
-    Args:
-        settings: The settings to use; read from the environment when omitted.
-    Returns:
-        A project with ``get_feature_store()`` and ``get_model_registry()``.
-    Raises:
-        ValueError: The hopsworks backend without an API key, or without a project when the key sees several.
-    """
+    """Return the configured backend's project (``settings`` default: the environment's), connecting once per
+    process: the same store and credentials give the same project (each ``hopsworks.login()`` ends the
+    previous session). ValueError: Hopsworks without an API key, or no project when the key has several."""
     if settings is None:
         from ..settings import Settings
 

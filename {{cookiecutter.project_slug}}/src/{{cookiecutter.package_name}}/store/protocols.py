@@ -50,16 +50,9 @@ class FeatureGroup(Protocol):
     def select(self, features: list[str]) -> Query: ...
     def filter(self, f: Filter) -> Query: ...
     def insert(self, features: pd.DataFrame, write_options: dict[str, Any] | None = None) -> Any:
-        """Upsert rows on primary key + event time, offline and (if online enabled) online.
+        """Upsert rows on primary key + event time, offline and online; return ``(job, report)``.
 
-        Args:
-            features: Rows with every feature of the group.
-            write_options: Backend options; ``{"wait_for_job": True}`` waits on Hopsworks.
-        Returns:
-            ``(job, validation_report)``; either may be None.
-        Raises:
-            Exception: The backend's, for a batch breaking the schema or (``strict``) its suite: none written.
-        """
+        A batch breaking the schema or (``strict``) the suite raises the backend's error, writing nothing."""
 
 
 class FeatureView(Protocol):
