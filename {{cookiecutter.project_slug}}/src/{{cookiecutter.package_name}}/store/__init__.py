@@ -22,9 +22,18 @@ _connect_lock = threading.Lock()
 
 
 def connect(settings: Settings | None = None) -> Project:
-    """Return the configured backend's project (``settings`` default: the environment's), connecting once per
-    process: the same store and credentials give the same project (each ``hopsworks.login()`` ends the
-    previous session). ValueError: Hopsworks without an API key, or no project when the key has several."""
+    """Return the configured backend's project, connecting once per process.
+
+    Args:
+        settings: Which backend and credentials; default: the environment's (``Settings()``).
+
+    Returns:
+        The same project for the same store and credentials (each ``hopsworks.login()`` ends the last).
+
+    Raises:
+        ValueError: Hopsworks without an API key, or no project set when the key sees several.
+        ImportError: The backend's extra is not installed (says which to install).
+    """
     if settings is None:
         from ..settings import Settings
 

@@ -50,9 +50,19 @@ class FeatureGroup(Protocol):
     def select(self, features: list[str]) -> Query: ...
     def filter(self, f: Filter) -> Query: ...
     def insert(self, features: pd.DataFrame, write_options: dict[str, Any] | None = None) -> Any:
-        """Upsert rows on primary key + event time, offline and online; return ``(job, report)``.
+        """Upsert rows on primary key + event time, offline and (if online enabled) online.
 
-        A batch breaking the schema or (``strict``) the suite raises the backend's error, writing nothing."""
+        Args:
+            features: Rows with every feature of the group.
+            write_options: Backend options; ``{"wait_for_job": True}`` waits for the job on Hopsworks.
+
+        Returns:
+            ``(job, validation_report)``; either may be None.
+
+        Raises:
+            Exception: The backend's own error when the batch breaks the schema or, with the ``strict``
+                policy, its expectation suite; nothing is written then.
+        """
 
 
 class FeatureView(Protocol):
@@ -63,16 +73,44 @@ class FeatureView(Protocol):
     name: str
     version: int
 
-    def create_train_test_split(self, **kwargs: Any) -> tuple[int, Any]: ...
-    def get_train_test_split(self, training_dataset_version: int, **kwargs: Any) -> tuple[Any, ...]: ...
-    def get_batch_data(self, start_time: Any = None, end_time: Any = None, **kwargs: Any) -> pd.DataFrame: ...
+    def create_train_test_split(self, **kwargs: Any) -> tuple[int, Any]:
+        """Materialise a time split.
+
+        Args:
+            **kwargs: ``train_start``, ``train_end``, ``test_start``, ``test_end``, ``description``.
+
+        Returns:
+            ``(training_dataset_version, job)``.
+        """
+
+    def get_train_test_split(self, training_dataset_version: int, **kwargs: Any) -> tuple[Any, ...]:
+        """Read a materialised split.
+
+        Args:
+            training_dataset_version: What ``create_train_test_split`` returned.
+            **kwargs: ``event_time=True`` and ``primary_key=True`` keep those columns in X.
+
+        Returns:
+            ``X_train, X_test, y_train, y_test``; with keys, the joined groups' keys too, qualified.
+        """
+
+    def get_batch_data(self, start_time: Any = None, end_time: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """Return the features of the rows with event time in ``[start_time, end_time)``."""
 
 
 class FeatureStore(Protocol):
     """Feature groups and views by name and version (``version=None``: the latest group); ``get_or_create_*``
     makes the handle on first use (``primary_key``, ``event_time``, ``labels``, ... in kwargs)."""
 
-    def get_or_create_feature_group(self, name: str, version: int, **kwargs: Any) -> FeatureGroup: ...
+    def get_or_create_feature_group(self, name: str, version: int, **kwargs: Any) -> FeatureGroup:
+        """Return the group; a new one gets its schema from its first insert.
+
+        Args:
+            name: The group's name; with ``version``, what identifies it.
+            version: Its version: a new version is a new, empty table.
+            **kwargs: ``primary_key``, ``event_time``, ``online_enabled``, ``description``, ...
+        """
+
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup: ...
     def get_or_create_feature_view(
         self, name: str, version: int, query: Query, **kwargs: Any
@@ -98,7 +136,16 @@ class ModelRegistry(Protocol):
     python: Any
 
     def get_models(self, name: str) -> list[Model]: ...
-    def get_model(self, name: str, version: int | None = None) -> Model: ...
+    def get_model(self, name: str, version: int | None = None) -> Model | None:
+        """Return one version of a model.
+
+        Args:
+            name: The model's name.
+            version: The version; None gives the *first* on both backends, not the latest.
+
+        Returns:
+            The version's entry, or None when there is no such version.
+        """
 
 
 class Project(Protocol):
