@@ -489,9 +489,7 @@ class Query:
     ) -> pd.DataFrame:
         """Run the query with an extra filter and pinned table versions (used by feature views).
 
-        ``select=False`` returns the joined frame as it is, every column read included (helper
-        columns too), rows numbered 0..n-1: for a caller that selects columns itself, so that
-        the result is copied once, not twice.
+        ``select=False`` returns every column read (helpers too), for a caller that selects.
         """
         nodes = self._nodes()
         outputs = self._output_columns() + list(extra_columns or [])
@@ -565,10 +563,7 @@ class Query:
         assert frame is not None  # noqa: S101 - there is always a root
         if post:
             frame = _renumbered(frame[and_all(post)._evaluate(frame, colmap).to_numpy()])
-        if not select:
-            return frame
-        # A copy: nothing returned shares memory with a read.
-        return _renumbered(frame[[c.name for c in outputs]])
+        return _renumbered(frame[[c.name for c in outputs]]) if select else frame  # a copy if selected
 
     def to_dict(self) -> dict[str, Any]:
         """Return the query as JSON-ready data (for feature view metadata)."""
