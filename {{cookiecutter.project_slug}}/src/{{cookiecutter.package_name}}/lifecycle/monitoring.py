@@ -60,7 +60,9 @@ def record_outcomes(
 ) -> int:
     """Write the outcomes that arrived since the last run for the served versions; return the row count."""
     group = monitoring_group(fs)
-    predictions = location_rows(predictions_group(fs), location)  # written just now: it has a schema
+    predictions = location_rows(predictions_group(fs), location)
+    if predictions.empty:  # on Hopsworks the offline copy of a first insert may not have landed yet
+        return 0
     mine = predictions[predictions["model_name"] == model_name]
     actuals = observed_pm25(fs, location, features_version)
     rows = outcome_rows(mine, actuals, roles, now, known=location_rows(group, location))
