@@ -24,8 +24,7 @@ class ModelIntegrityError(RuntimeError):
 
 def linked_view(meta: Any, **options: Any) -> Any:
     """Return ``meta.get_feature_view(**options)``; raise LookupError if the model is linked to none."""
-    view = meta.get_feature_view(**options)
-    if view is None:
+    if (view := meta.get_feature_view(**options)) is None:
         raise LookupError(f"model {meta.name} v{meta.version} is not linked to a feature view")
     return view
 
@@ -98,8 +97,7 @@ def load_model(
         if not (models := mr.get_models(name)):
             raise LookupError(f"no model named {name!r} in the registry: run the training pipeline first")
         version = max(int(m.version) for m in models)
-    meta = mr.get_model(name, version=version)
-    if meta is None:
+    if (meta := mr.get_model(name, version=version)) is None:
         raise LookupError(f"model {name!r} has no version {version}")
     # A private temporary folder, removed once the files are read: loads leave no copies behind.
     with tempfile.TemporaryDirectory(prefix="model-load-") as tmp:

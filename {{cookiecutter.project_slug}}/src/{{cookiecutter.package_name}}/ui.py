@@ -1,7 +1,4 @@
-"""The web UI: forecast, hindcast, a prediction for a day, the models and their monitoring.
-
-Nothing is read at import or build time: handlers (page load, buttons) read the store, on one connection.
-"""
+"""The web UI: forecast, hindcast, a day's prediction, models, monitoring; only handlers read the store."""
 
 from __future__ import annotations
 
@@ -81,8 +78,7 @@ def _serving(settings: Settings, fs: Any, mr: Any) -> aliases.Serving:
     """Return production (or the version it falls back to) and the shadow, loaded once per history."""
     # Every registration or move adds an event with a unique id: the ids name the state.
     key = tuple(aliases.history(fs, settings.model_name)["event_id"])
-    serving = _serving_cache.get(key)
-    if serving is None:
+    if (serving := _serving_cache.get(key)) is None:
         serving = aliases.load_serving(fs, mr, settings.model_name, record=False)
         if not serving.problems:  # a version that failed to load is tried again next time
             _serving_cache.clear()  # one store per process: the older models are not needed again
@@ -115,12 +111,11 @@ def forecast_frame(settings: Settings) -> pd.DataFrame:
     version = aliases.serving_version(fs, mr, settings.model_name)
     tomorrow = day(utc_today()) + pd.Timedelta(days=1)
     rows = location_rows(predictions_group(fs), settings.location.key, start=tomorrow)
-    columns = {"date": DATES, "predicted_pm25": "float64", "horizon_days": "int64", "model_version": "int64"}
+    kept = {"date": DATES, "predicted_pm25": "float64", "horizon_days": "int64", "model_version": "int64"}
     if rows.empty:
-        return _empty(columns)
+        return _empty(kept)
     rows = rows[(rows["model_name"] == settings.model_name) & (rows["model_version"] == version)]
-    rows = rows.sort_values(["date", "horizon_days"]).drop_duplicates("date")
-    return rows[list(columns)].reset_index(drop=True)
+    return rows.sort_values(["date", "horizon_days"]).drop_duplicates("date", ignore_index=True)[list(kept)]
 
 
 def hindcast_frame(settings: Settings) -> pd.DataFrame:
@@ -170,10 +165,8 @@ def predict_for_date(settings: Settings, date_text: Any) -> PointPrediction:
     filled = fill_lags(row, _pm25_history(fs, location, model, target), target)
     value = max(float(model.predict(pd.DataFrame([filled]))[0]), 0.0)
     values = pd.Series([filled.get(n) for n in names], dtype="float64")
-    lags_filled = [n in ALL_LAG_FEATURES and pd.isna(row.get(n)) for n in names]
-    source = pd.Series("online store", index=values.index).mask(
-        lags_filled, "from observed and predicted PM2.5"
-    )
+    lags_filled = pd.Series([n in ALL_LAG_FEATURES and pd.isna(row.get(n)) for n in names])
+    source = lags_filled.map({True: "from observed and predicted PM2.5", False: "online store"})
     source = source.mask(values.isna(), "unknown (the model handles it as missing)")
     features = pd.DataFrame({"feature": names, "value": values, "source": source})
     return PointPrediction(target.date(), value, model.meta.name, model.version, features)
@@ -195,11 +188,9 @@ def _shows_problems(what: str, fallback: Callable[[str], Any]) -> Callable[[Call
                 text = _MARKDOWN_SPECIAL.sub(r"\\\1", str(reason)).replace("&", "&amp;").replace("<", "&lt;")
                 return fallback(f"**{title}:** {text}.")
             except Exception as exc:
-                log.warning("%s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
                 kind = type(exc).__name__
-                return fallback(
-                    f"**{what}:** the store could not be read ({kind}, details in the server log)."
-                )
+                log.warning("%s: %s: %s", what, kind, exc, exc_info=exc)
+                return fallback(f"**{what}:** the store could not be read ({kind}: see the server log).")
 
         return handled
 
@@ -213,8 +204,7 @@ def pm25_category(value: float) -> str:
 
 
 def plot_frame(dates: pd.Series, values: pd.Series, series: Any) -> pd.DataFrame:
-    """Return rows to plot (ISO day, PM2.5 to one decimal, series, category) with flat category lines
-    over the plotted days, up to the first boundary at or above the data."""
+    """Return rows to plot (ISO day, PM2.5, series, category) and category lines up to the first above all."""
     values = values.astype("float64").round(1)
     rows = pd.DataFrame({"day": _iso_days(dates), "pm25": values.to_numpy(), "series": series})
     rows["category"] = [pm25_category(v) for v in values]
@@ -370,8 +360,7 @@ LOADERS: dict[str, Callable[..., Any]] = {
 }
 # Gradio opens an upload endpoint even for an app without file inputs: launched with this, it refuses files.
 MAX_FILE_SIZE = 0
-# One value per day: string days give one tick per day, no '12 PM'.
-DAY_PLOT = {"x": "day", "color": "series", "x_title": "day (UTC)", "x_label_angle": -45, "sort": "x"}
+DAY_PLOT = dict(x="day", color="series", x_title="day (UTC)", x_label_angle=-45, sort="x", height=320)
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -404,11 +393,10 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             "(the red button) move production; the training gate sets the shadow."
         )
         widths = ["15%", "9%", "6%", "5%", "9%", "12%", "44%"]  # at, event, ..., the whole reason, wrapped
-        models_note = gr.Markdown()  # the aliases, above their history
-        table = gr.Dataframe(
-            label="History (newest first)", interactive=False, wrap=True, column_widths=widths
-        )
-        outputs["models"] = [models_note, table]
+        outputs["models"] = [  # the aliases, above their history
+            gr.Markdown(),
+            gr.Dataframe(label="History (newest first)", interactive=False, wrap=True, column_widths=widths),
+        ]
         gr.Markdown("## Monitoring: hindcast accuracy per model version")
         accuracy = _day_plot("rolling_mae", "One-day-ahead MAE, 7-day rolling", f"MAE ({UNIT})", None)
         outputs["accuracy"] = [accuracy, gr.Markdown()]
@@ -431,6 +419,4 @@ def _bound(handler: Callable[..., Any], settings: Settings) -> Callable[..., Any
 
 def _day_plot(y: str, title: str, axis: str = f"PM2.5 ({UNIT})", colors: Any = SERIES_COLORS) -> gr.LinePlot:
     tooltip = ["day", y, "series", *(["category"] if y == "pm25" else [])]
-    return gr.LinePlot(
-        y=y, title=title, y_title=axis, color_map=colors, tooltip=tooltip, height=320, **DAY_PLOT
-    )
+    return gr.LinePlot(y=y, title=title, y_title=axis, color_map=colors, tooltip=tooltip, **DAY_PLOT)

@@ -38,10 +38,7 @@ def run(
     source: Any = None,
     feature_versions: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Fetch, compute and store features for ``[start, end]`` plus the weather forecast; return a summary.
-
-    The default start is the earliest of the ``feature_versions``' own, so a new version is backfilled.
-    """
+    """Fetch, compute and store features for ``[start, end]`` plus the weather forecast; return a summary."""
     today = today or catalog.utc_today()
     end = end or today
     if end > today:
@@ -60,28 +57,22 @@ def run(
     # One feature run at a time reads history, computes lags and writes them: two interleaved runs
     # would compute lags from history the other has not written yet.
     with exclusive(settings, "feature-pipeline"):
-        return write_window(settings, fs, source, versions, start, end, today)
+        groups = {version: catalog.feature_groups(fs, version) for version in versions}
+        if start is None:  # after the last day stored, the earliest of all versions: a new one backfills
+            stored = [catalog.location_rows(aq, settings.location.key) for _, aq in groups.values()]
+            backfill_start = today - dt.timedelta(days=settings.backfill_days)
+            start = min(
+                s["date"].max().date() + dt.timedelta(days=1) if len(s) else backfill_start for s in stored
+            )
+        return write_window(settings, source, groups, start, end, today)
 
 
 def write_window(
-    settings: Settings,
-    fs: Any,
-    source: Any,
-    versions: list[int],
-    start: dt.date | None,
-    end: dt.date,
-    today: dt.date,
+    settings: Settings, source: Any, groups: dict[int, Any], start: dt.date, end: dt.date, today: dt.date
 ) -> dict[str, Any]:
     """Fetch ``[start, end]``, compute its features and the lags it changes after it, and write them."""
-    location = settings.location
-    groups = {version: catalog.feature_groups(fs, version) for version in versions}
+    location, versions = settings.location, list(groups)
     aq_groups = {version: aq for version, (_, aq) in groups.items()}
-    if start is None:
-        backfill_start = today - dt.timedelta(days=settings.backfill_days)
-        stored = [catalog.location_rows(aq, location.key) for aq in aq_groups.values()]
-        start = min(
-            s["date"].max().date() + dt.timedelta(days=1) if len(s) else backfill_start for s in stored
-        )
     new_pm25 = pd.DataFrame()
     if start <= end:
         log.info("fetching PM2.5 for %s from %s to %s", location.name, start, end)
@@ -99,15 +90,10 @@ def write_window(
     # Every feature version shares weather v1.
     aq_writes = [(aq_groups[v], rows) for v, rows in aq_batches.items() if len(rows)]
     write_checked([(groups[versions[0]][0], weather_rows), *aq_writes])
-    return {
-        "location": location.key,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "weather_rows": len(weather_rows),
-        "air_quality_rows": len(aq_batches[versions[0]]),
-        "feature_versions": versions,
-        "forecast_until": forecast_end.isoformat(),
-    }
+    days = {"start": start, "end": end, "forecast_until": forecast_end}
+    dates = {key: day.isoformat() for key, day in days.items()}
+    counts = {"weather_rows": len(weather_rows), "air_quality_rows": len(aq_batches[versions[0]])}
+    return {"location": location.key, **dates, **counts, "feature_versions": versions}
 
 
 def pm25_history(
@@ -138,10 +124,7 @@ def write_checked(batches: list[tuple[Any, pd.DataFrame]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the feature pipeline from the command line."""
-    parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} feature",
-        description="Fetch weather and PM2.5, compute features and upsert the feature groups.",
-    )
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} feature", description=__doc__)
     parser.add_argument(
         "--start", type=catalog.parse_date, help="first day (YYYY-MM-DD); default: day after last stored"
     )

@@ -57,14 +57,9 @@ def score(
 def summarize(past: pd.DataFrame, role: str, model: LoadedModel, forecast: pd.DataFrame) -> dict[str, Any]:
     """Return what one served model did: its forecast and hindcast accuracy."""
     mine = past[past["model_version"] == model.version]
-    return {
-        "role": role,
-        "version": model.version,
-        "feature_view": model.feature_view_label,
-        "forecast": forecast,
-        "hindcast_days": len(mine),
-        "hindcast_mae": float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean()),
-    }
+    mae = float((mine["predicted_pm25"] - mine["actual_pm25"]).abs().mean())
+    served = {"role": role, "version": model.version, "feature_view": model.feature_view_label}
+    return served | {"forecast": forecast, "hindcast_days": len(mine), "hindcast_mae": mae}
 
 
 def run(settings: Settings, today: dt.date | None = None, model_version: int | None = None) -> dict[str, Any]:
@@ -136,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     summary = run(Settings(), model_version=args.model_version)
     print(format_forecast(summary))
-    for problem in summary["problems"]:
-        print(f"inference: error: {problem}", file=sys.stderr)
+    sys.stderr.write("".join(f"inference: error: {problem}\n" for problem in summary["problems"]))
     return 1 if summary["problems"] else 0
 
 

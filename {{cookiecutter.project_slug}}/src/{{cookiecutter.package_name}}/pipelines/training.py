@@ -1,7 +1,7 @@
 """Training pipeline: point-in-time training data from the feature view -> XGBoost -> model registry.
 
-The last ``TEST_DAYS`` labelled days are the test set (a time split: neighbouring days are correlated).
-The model is registered with its metrics, plots and data versions; the training gate decides its alias.
+The last ``TEST_DAYS`` labelled days are the test set (neighbouring days are correlated: a time split);
+the model is registered with its metrics, plots and data versions, and the training gate sets its alias.
 """
 
 from __future__ import annotations
@@ -25,15 +25,8 @@ from ..model import MODEL_FILE
 from ..settings import Settings
 from ..store import connect
 
-XGB_PARAMS = {
-    "objective": "reg:squarederror",
-    "max_depth": 4,
-    "eta": 0.05,
-    "subsample": 0.9,
-    "colsample_bytree": 0.9,
-    "seed": 0,
-    "nthread": 2,
-}
+XGB_PARAMS = dict(objective="reg:squarederror", max_depth=4, eta=0.05, subsample=0.9, colsample_bytree=0.9)
+XGB_PARAMS |= {"seed": 0, "nthread": 2}  # the same model from the same data, within a small machine's cores
 BOOST_ROUNDS = 400
 PLOTS = ["hindcast.png", "feature_importance.png"]
 
@@ -101,7 +94,6 @@ def train(settings: Settings, fs: Any, feature_version: int, boost_rounds: int) 
     _, air_quality = catalog.feature_groups(fs, feature_version)
     first, test_start, last = time_split(air_quality, settings.location.key, settings.test_days)
 
-    # Point-in-time correct training data from the feature view, split by time.
     fv = catalog.get_feature_view(fs, feature_version)
     td_version, _ = fv.create_train_test_split(
         train_start=first,
@@ -144,7 +136,7 @@ def run(
     feature_version: int = catalog.FEATURES_VERSION,
     boost_rounds: int = BOOST_ROUNDS,
 ) -> dict[str, Any]:
-    """Train, evaluate, register and gate a model; return its version, metrics and gate report."""
+    """Train, evaluate, register and gate a model; return its run.json record, version, gate report, alias."""
     lag_feature_names(feature_version)  # an unknown version fails here, before anything is written
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
@@ -161,25 +153,13 @@ def run(
         (folder / "run.json").write_text(json.dumps(gate.jsonable(record), indent=2, sort_keys=True))
         gate.write_report(report, folder)
         save_plots(folder, candidate.test, candidate.booster)
-        model_args = {
-            "name": settings.model_name,
-            "metrics": record["metrics"],
-            "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
-            "input_example": candidate.input_example,
-            "feature_view": fv,
-            "training_dataset_version": record["training_dataset_version"],
-        }
+        description = f"XGBoost PM2.5 regressor for {settings.location.name}"
+        model_args = {"name": settings.model_name, "description": description, "feature_view": fv}
+        model_args |= {"input_example": candidate.input_example, "metrics": record["metrics"]}
+        model_args["training_dataset_version"] = record["training_dataset_version"]
         version = registration.register(fs, mr, folder, model_args, report, today or catalog.utc_today())
-    return {
-        "model": settings.model_name,
-        "version": version,
-        "feature_view": f"{fv.name} v{fv.version}",
-        "training_dataset_version": record["training_dataset_version"],
-        "test_window": f"{record['data']['test_start'].date()}..{record['data']['test_end'].date()}",
-        "metrics": record["metrics"],
-        "gate": report,
-        "alias": report["decision"],
-    }
+    view = f"{fv.name} v{fv.version}"
+    return {**record, "version": version, "feature_view": view, "gate": report, "alias": report["decision"]}
 
 
 def save_plots(folder: Path, test: pd.DataFrame, booster: Any) -> None:
@@ -207,10 +187,11 @@ def save_plots(folder: Path, test: pd.DataFrame, booster: Any) -> None:
 def format_metrics(summary: dict[str, Any]) -> str:
     """Return the model and baseline metrics as a small table, then the gate's."""
     m, rows = summary["metrics"], [("model (XGBoost)", ""), ("baseline (tomorrow=today)", "baseline_")]
+    test = summary["data"]
     lines = [
         f"training pipeline: registered {summary['model']} v{summary['version']} (feature view "
         f"{summary['feature_view']}, training dataset v{summary['training_dataset_version']})",
-        f"test window {summary['test_window']} "
+        f"test window {test['test_start'].date()}..{test['test_end'].date()} "
         f"({int(m['test_rows'])} days, {int(m['train_rows'])} training days)",
         f"{'':<28}{'MAE':>8}{'RMSE':>8}{'R2':>8}",
         *(f"{name:<28}{m[p + 'mae']:>8.2f}{m[p + 'rmse']:>8.2f}{m[p + 'r2']:>8.3f}" for name, p in rows),
@@ -222,9 +203,7 @@ def format_metrics(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the training pipeline from the command line."""
     parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} training",
-        description="Train an XGBoost PM2.5 model on the feature view, register it, run the training gate.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        f"{PROGRAM} training", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument(
         "--feature-version",
