@@ -18,16 +18,16 @@ def test_check_passes_after_runs_and_fails_when_runs_stop(settings):
     training.run(settings, today=TODAY)
     inference.run(settings, today=TODAY)
     fresh = freshness.freshness(settings, today=TODAY, model_max_age_days=10_000)
-    assert [row.ok for row in fresh[:2]] == [True, True], [r.line() for r in fresh]
+    assert [row.ok for row in fresh[:2]] == [True, True], freshness.table(fresh)
     later = freshness.freshness(settings, today=TODAY + dt.timedelta(days=5), model_max_age_days=10_000)
     assert [row.ok for row in later[:2]] == [False, False]
-    assert "STALE" in later[0].line()
+    assert "STALE" in freshness.table(later[:1])
 
 
 def test_check_on_an_empty_store_reports_never(settings):
     rows = freshness.freshness(settings, today=TODAY)
     assert not any(row.ok for row in rows)
-    assert all("never" in row.line() for row in rows)
+    assert all("never" in freshness.table([row]) for row in rows)
 
 
 def test_secrets_for_the_pipelines_come_from_the_backend(project, monkeypatch):

@@ -37,9 +37,6 @@ class Freshness:
         age = "n/a" if self.age_days is None else f"{self.age_days:.1f} d"
         return ["ok" if self.ok else "STALE", self.what, newest, age, f"{self.max_age_days:g} d"]
 
-    def line(self) -> str:
-        return table([self])
-
 
 def table(rows: list[Freshness]) -> str:
     """Return the rows as aligned columns under a header: verdict, what, newest, age, limit."""

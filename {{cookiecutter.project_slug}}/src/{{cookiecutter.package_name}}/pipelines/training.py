@@ -25,8 +25,15 @@ from ..model import MODEL_FILE
 from ..settings import Settings
 from ..store import connect
 
-XGB_PARAMS = dict(objective="reg:squarederror", max_depth=4, eta=0.05, subsample=0.9, colsample_bytree=0.9)
-XGB_PARAMS |= {"seed": 0, "nthread": 2}  # the same model from the same data, within a small machine's cores
+XGB_PARAMS = {
+    "objective": "reg:squarederror",
+    "max_depth": 4,
+    "eta": 0.05,
+    "subsample": 0.9,
+    "colsample_bytree": 0.9,
+    "seed": 0,  # the same model from the same data
+    "nthread": 2,  # within a small machine's cores
+}
 BOOST_ROUNDS = 400
 PLOTS = ["hindcast.png", "feature_importance.png"]
 
@@ -153,10 +160,14 @@ def run(
         (folder / "run.json").write_text(json.dumps(gate.jsonable(record), indent=2, sort_keys=True))
         gate.write_report(report, folder)
         save_plots(folder, candidate.test, candidate.booster)
-        description = f"XGBoost PM2.5 regressor for {settings.location.name}"
-        model_args = {"name": settings.model_name, "description": description, "feature_view": fv}
-        model_args |= {"input_example": candidate.input_example, "metrics": record["metrics"]}
-        model_args["training_dataset_version"] = record["training_dataset_version"]
+        model_args = {
+            "name": settings.model_name,
+            "description": f"XGBoost PM2.5 regressor for {settings.location.name}",
+            "metrics": record["metrics"],
+            "input_example": candidate.input_example,
+            "feature_view": fv,
+            "training_dataset_version": record["training_dataset_version"],
+        }
         version = registration.register(fs, mr, folder, model_args, report, today or catalog.utc_today())
     view = f"{fv.name} v{fv.version}"
     return {**record, "version": version, "feature_view": view, "gate": report, "alias": report["decision"]}

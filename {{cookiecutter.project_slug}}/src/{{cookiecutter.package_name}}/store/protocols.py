@@ -106,8 +106,7 @@ class FeatureStore(Protocol):
         """Return the group; a new one gets its schema from its first insert.
 
         Args:
-            name: The group's name; with ``version``, what identifies it.
-            version: Its version: a new version is a new, empty table.
+            version: A new version is a new, empty table.
             **kwargs: ``primary_key``, ``event_time``, ``online_enabled``, ``description``, ...
         """
 
@@ -140,8 +139,7 @@ class ModelRegistry(Protocol):
         """Return one version of a model.
 
         Args:
-            name: The model's name.
-            version: The version; None gives the *first* on both backends, not the latest.
+            version: None gives the *first* version on both backends, not the latest.
 
         Returns:
             The version's entry, or None when there is no such version.
