@@ -210,6 +210,19 @@ def test_training_data_x_and_y_are_the_callers_to_write(project):
     assert y_again["pm25"].tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
 
 
+def test_a_wide_views_x_takes_a_new_column_without_a_warning(project):
+    fs = project.get_feature_store()
+    wide = pd.concat([_frame(3), pd.DataFrame({f"f{i}": [float(i)] * 3 for i in range(120)})], axis=1)
+    fg = _fg(fs, name="wide")
+    fg.insert(wide)
+    fv = fs.get_or_create_feature_view(name="wide", version=1, query=fg.select_all(), labels=["x"])
+    x, _ = fv.training_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas warns on an insert into a frame of over 100 blocks
+        x["extra"] = 1.0
+    assert x.shape == (3, 121)
+
+
 def test_feature_vector_errors_are_clear(project):
     fs = project.get_feature_store()
     fg = _fg(fs)

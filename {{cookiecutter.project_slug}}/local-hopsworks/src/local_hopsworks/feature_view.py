@@ -29,13 +29,19 @@ def _unsupported(**params: Any) -> None:
             raise NotImplementedError(f"{name}={value!r} is not supported by the local feature store")
 
 
+MAX_BLOCKS = 100  # pandas' PerformanceWarning "DataFrame is highly fragmented" starts past this
+
+
 def _own_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Return ``columns`` of ``frame``, a frame of the caller's own that it drops, as a new frame.
 
     The columns are taken as they are, nothing copied (``frame[columns]`` would first merge the
     joined frame's blocks, then copy every column: two copies of the result). X and y take
-    different columns of it, so writing into one never shows in the other.
+    different columns of it, so writing into one never shows in the other. Past 100 columns
+    (each its own block), pandas would warn on every column the caller adds: those are copied.
     """
+    if len(columns) > MAX_BLOCKS:
+        return _renumbered(frame[columns])
     out = pd.DataFrame({name: frame[name] for name in columns}, index=frame.index, copy=False)
     return _renumbered(out)
 
