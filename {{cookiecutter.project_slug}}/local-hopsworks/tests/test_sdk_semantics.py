@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from local_hopsworks.maintenance import create_tag_schema
-from local_hopsworks.query import Feature, Filter
+from local_hopsworks.query import Feature, FeatureStoreException, Filter
 from local_hopsworks.registry import TagSchemaError
 
 DAYS = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True)
@@ -46,6 +46,42 @@ def test_a_group_not_yet_written_has_no_features_and_no_location(project):
     assert fg.features == [] and fg.location is None and fg.id is None
     with pytest.raises(AttributeError, match="get_feature"):
         fg.date  # noqa: B018 - on hsfs too: no features before the first insert
+
+
+def test_get_feature_of_a_missing_feature_is_none_and_indexing_raises_key_error(project):
+    fg = _places(project.get_feature_store())
+    assert fg.get_feature("date") is None  # hsfs: None before the first insert, and for any unknown name
+    fg.insert(pd.DataFrame({"location": ["a"], "date": DAYS[:1], "x": [1.0]}))
+    assert fg.get_feature("nope") is None and fg.get_feature("x").name == "x"
+    with pytest.raises(KeyError, match="no feature or transformation called 'nope'"):
+        fg["nope"]
+    with pytest.raises(TypeError, match="Expected type `str`"):
+        fg[1]
+
+
+def test_a_query_resolves_features_as_hsfs_does(project):
+    fs = project.get_feature_store()
+    weather = fs.get_or_create_feature_group("weather", version=1, primary_key=["city"], event_time="day")
+    air = fs.get_or_create_feature_group("air", version=1, primary_key=["city"], event_time="day")
+    weather.insert(pd.DataFrame({"city": ["a"] * 3, "day": DAYS, "temp": [1.0, 2.0, 3.0]}))
+    air.insert(pd.DataFrame({"city": ["a"] * 3, "day": DAYS, "temp": [7.0, 8.0, 9.0], "pm25": [5.0] * 3}))
+    query = weather.select_all().join(air.select(["temp", "pm25"]), on=["city", "day"], prefix="air_")
+    # Found in both groups: the one joined without a prefix; the joined one under its prefix.
+    assert query.get_feature("temp")._fg_key == weather["temp"]._fg_key
+    assert query["air_temp"]._fg_key == air["temp"]._fg_key and query.pm25.name == "pm25"
+    assert list(query.filter(query.temp >= 2.0).read()["temp"]) == [2.0, 3.0]
+    with pytest.raises(FeatureStoreException, match="could not found be found in query"):
+        query.get_feature("nope")
+    with pytest.raises(AttributeError, match="'Query' object has no attribute 'nope'"):
+        query.nope  # noqa: B018
+    # In two joined groups, each under a prefix, and not in the left one: ambiguous, as on hsfs.
+    twice = weather.select(["city", "day"]).join(air.select(["temp"]), on=["city", "day"], prefix="a_")
+    other = fs.get_or_create_feature_group("other", version=1, primary_key=["city"], event_time="day")
+    other.insert(pd.DataFrame({"city": ["a"], "day": DAYS[:1], "temp": [0.0]}))
+    twice = twice.join(other.select(["temp"]), on=["city", "day"], prefix="b_")
+    assert twice.get_feature("b_temp")._fg_key == other["temp"]._fg_key
+    with pytest.raises(FeatureStoreException, match="ambiguous"):
+        twice.get_feature("temp")
 
 
 def test_a_model_knows_its_feature_view_only_through_get_feature_view(project, tmp_path):

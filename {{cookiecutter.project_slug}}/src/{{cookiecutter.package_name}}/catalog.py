@@ -100,15 +100,6 @@ def describe_features(fg: FeatureGroup) -> None:
             fg.update_feature_description(feature.name, wanted)
 
 
-def feature_of(fg: FeatureGroup, name: str) -> Any:
-    """Return a group's feature ``name``, or None when it has none (nothing written yet); never ``fg.<name>``:
-    on hsfs ``fg.location`` is the table's storage path, not the feature."""
-    try:
-        return fg.get_feature(name)  # hsfs returns None for a feature the group does not have
-    except (KeyError, ValueError):  # the twin raises for a group with no schema yet
-        return None
-
-
 def utc_times(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with every datetime column UTC-aware (hsfs reads them naive UTC, the twin aware)."""
     for column, dtype in frame.dtypes.items():
@@ -121,7 +112,8 @@ def utc_times(frame: pd.DataFrame) -> pd.DataFrame:
 
 def location_rows(fg: FeatureGroup, location: str, start: Any = None, end: Any = None) -> pd.DataFrame:
     """Return a feature group's rows for one location, optionally in ``[start, end)``, by date (UTC)."""
-    key, date = feature_of(fg, "location"), feature_of(fg, "date")
+    # get_feature, never fg.location: on hsfs that is the table's storage path. None: nothing written yet.
+    key, date = fg.get_feature("location"), fg.get_feature("date")
     if key is None or date is None:
         return pd.DataFrame()  # the group was created but nothing was written yet, so it has no schema
     condition = key == location

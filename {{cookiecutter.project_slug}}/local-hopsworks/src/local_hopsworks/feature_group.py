@@ -227,13 +227,20 @@ class FeatureGroup:
         table = self._arrow_schema().empty_table()
         return (table.select(columns) if columns else table).to_pandas()
 
-    def get_feature(self, name: str) -> Feature:
-        """Return the feature called ``name``."""
-        spec = self._spec(name)
-        return Feature(spec.name, spec.type, self._key, spec.description)
+    def get_feature(self, name: str) -> Feature | None:
+        """Return the feature called ``name``, or None when the group has none (none yet), as hsfs does."""
+        try:
+            return self[name]
+        except KeyError:
+            return None
 
     def __getitem__(self, name: str) -> Feature:
-        return self.get_feature(name)
+        if not isinstance(name, str):
+            raise TypeError(f"Expected type `str`, got `{type(name)}`. Features are accessible by name.")
+        for spec in self.__dict__.get("_meta", {}).get("features") or []:
+            if spec["name"] == name:
+                return Feature(spec["name"], spec["type"], self._key, spec.get("description", ""))
+        raise KeyError(f"'FeatureGroup' object has no feature or transformation called '{name}'.")
 
     def __getattr__(self, name: str) -> Feature:
         if name.startswith("_"):
@@ -246,7 +253,7 @@ class FeatureGroup:
             )
         meta = self.__dict__.get("_meta", {})
         if any(f["name"] == name for f in meta.get("features") or []):
-            return self.get_feature(name)
+            return self[name]
         raise AttributeError(
             f"'FeatureGroup' object has no attribute {name!r}. If you are trying to access a feature, "
             "fall back on using the `get_feature` method."
@@ -681,9 +688,9 @@ class FeatureGroup:
             )
         parts = []
         if start is not None:
-            parts.append(self.get_feature(self.event_time) >= start)  # type: ignore[arg-type]
+            parts.append(self[self.event_time] >= start)  # type: ignore[index]
         if end is not None:
-            parts.append(self.get_feature(self.event_time) < end)  # type: ignore[arg-type]
+            parts.append(self[self.event_time] < end)  # type: ignore[index]
         if start is not None and end is not None and start >= end:
             raise ValueError(f"start_time {start} is not before end_time {end}")
         result: _Condition | None = None

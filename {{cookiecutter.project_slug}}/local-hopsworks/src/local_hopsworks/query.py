@@ -248,6 +248,10 @@ def and_all(conditions: list[_Condition]) -> _Condition | None:
     return result
 
 
+class FeatureStoreException(Exception):  # noqa: N818 - the name of the exception hsfs raises
+    """What hsfs raises for a feature name a query does not have, or has in several groups."""
+
+
 @dataclass
 class Join:
     """One joined sub-query and how it is joined."""
@@ -313,6 +317,53 @@ class Query:
     def features(self) -> list[Feature]:
         """Return the features of the result, in order."""
         return [Feature(c.feature, c.type, c.fg_key) for c in self._output_columns()]
+
+    def get_feature(self, feature_name: str) -> Feature:
+        """Return the feature of that name from the query's groups, resolved as hsfs does.
+
+        A name found in several groups resolves to the one joined without a prefix; a joined
+        feature is also found as ``<prefix><name>``.
+
+        Raises:
+            FeatureStoreException: If no group of the query has the feature, or several do ambiguously.
+        """
+        found: dict[str, list[tuple[Feature, str | None]]] = {}
+
+        def add(query: Query, prefix: str | None) -> None:
+            fg = query._left_feature_group
+            for name in query._features:
+                feature = fg[name]
+                found.setdefault(name, []).append((feature, prefix))
+                if prefix:
+                    found.setdefault(prefix + name, []).append((feature, prefix))
+            for join in query._joins:
+                add(join.query, join.prefix)
+
+        add(self, None)
+        matches = found.get(feature_name, [])
+        if len(matches) != 1:
+            matches = [match for match in matches if match[1] is None]
+        if len(matches) == 1:
+            return matches[0][0]
+        if not found.get(feature_name):
+            raise FeatureStoreException(f"Feature name '{feature_name}' could not found be found in query.")
+        raise FeatureStoreException(
+            f"Provided feature name '{feature_name}' is ambiguous and exists in more than one feature group. "
+            "Consider prepending the prefix specified in the join."
+        )
+
+    def __getitem__(self, name: str) -> Feature:
+        if not isinstance(name, str):
+            raise TypeError(f"Expected type `str`, got `{type(name)}`. Features are accessible by name.")
+        return self.get_feature(name)
+
+    def __getattr__(self, name: str) -> Feature:
+        if name.startswith("_"):  # copy, pickle and unset private attributes: never a feature
+            raise AttributeError(name)
+        try:
+            return self.get_feature(name)
+        except FeatureStoreException as err:
+            raise AttributeError(f"'Query' object has no attribute '{name}'. ") from err
 
     def join(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..catalog import feature_of, utc_times, utc_today
+from ..catalog import utc_times, utc_today
 from ..model import LoadedModel, load_model
 from ..settings import Settings
 from ..store import exclusive
@@ -351,7 +351,7 @@ def record_event(
 def history(fs: Any, name: str) -> pd.DataFrame:
     """Return the events of a model name, oldest first (empty with ``EVENT_COLUMNS`` when none)."""
     group = events_group(fs)
-    model_name = feature_of(group, "model_name")  # None: nothing written yet, so no schema
+    model_name = group.get_feature("model_name")  # None: nothing written yet, so no schema
     rows = utc_times(group.filter(model_name == name).read()) if model_name is not None else pd.DataFrame()
     if rows.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
