@@ -175,9 +175,9 @@ def _type_matches(series: pd.Series, type_: str) -> pd.Series:
 def _check_one(
     df: pd.DataFrame, expectation: dict[str, Any], keys: list[str], now: pd.Timestamp
 ) -> dict[str, Any]:
+    """Evaluate one normalised expectation on ``df``; return its outcome in GE's shape."""
     etype, kwargs = expectation["expectation_type"], expectation["kwargs"]
-    total = len(df)
-    result: dict[str, Any] = {"element_count": total}
+    result: dict[str, Any] = {"element_count": len(df)}
     columns = list(kwargs["column_list"]) if "column_list" in kwargs else [kwargs["column"]]
     missing = [c for c in columns if c not in df.columns]
     outcome = {"success": False, "expectation_config": expectation, "result": result, "exception_info": None}
@@ -190,38 +190,9 @@ def _check_one(
     show = list(dict.fromkeys([*[k for k in keys if k in df.columns], *columns]))
     try:
         if etype in ("expect_column_max_to_be_between", "expect_column_min_to_be_between"):
-            values = df[columns[0]].dropna()
-            observed = None if values.empty else (values.max() if "max" in etype else values.min())
-            bad_rows, bounds = _outside(df[columns[0]], kwargs, now)
-            if observed is None:
-                ok = True
-            else:
-                bad_one, _ = _outside(pd.Series([observed]), kwargs, now)
-                ok = not bool(bad_one.iloc[0])
-            if "min" in etype:
-                bad_rows = bad_rows & (df[columns[0]] == observed)
-            result.update(observed_value=_jsonable(observed), **bounds)
-            result["unexpected_count"] = 0 if ok else int(bad_rows.sum())
-            result["examples"] = [] if ok else _rows(df, bad_rows, show)
-            outcome["success"] = ok
+            outcome["success"] = _check_aggregate(df, etype, kwargs, columns[0], show, now, result)
             return outcome
-        if etype == "expect_column_values_to_not_be_null":
-            bad = df[columns[0]].isna()
-            considered = total
-        elif etype == "expect_compound_columns_to_be_unique":
-            frame = df[columns]
-            considered_mask = ~frame.isna().all(axis=1)
-            bad = frame.duplicated(keep=False) & considered_mask
-            considered = int(considered_mask.sum())
-        else:
-            series = df[columns[0]]
-            considered = int(series.notna().sum())
-            if etype == "expect_column_values_to_be_between":
-                bad, bounds = _outside(series, kwargs, now)
-                result.update(bounds)
-            else:
-                bad = ~_type_matches(series, str(kwargs["type_"])) & series.notna()
-                result["observed_value"] = str(series.dtype)
+        bad, considered = _unexpected(df, etype, kwargs, columns, now, result)
     except (TypeError, ValueError, OverflowError) as exc:
         outcome["exception_info"] = {"exception_message": f"{type(exc).__name__}: {exc}"}
         return outcome
@@ -236,6 +207,58 @@ def _check_one(
     )
     outcome["success"] = unexpected == 0 or share_ok >= mostly
     return outcome
+
+
+def _check_aggregate(
+    df: pd.DataFrame,
+    etype: str,
+    kwargs: Mapping[str, Any],
+    column: str,
+    show: list[str],
+    now: pd.Timestamp,
+    result: dict[str, Any],
+) -> bool:
+    """Check a column's max or min against its bounds, filling ``result``; return success."""
+    values = df[column].dropna()
+    observed = None if values.empty else (values.max() if "max" in etype else values.min())
+    bad_rows, bounds = _outside(df[column], kwargs, now)
+    if observed is None:
+        ok = True
+    else:
+        bad_one, _ = _outside(pd.Series([observed]), kwargs, now)
+        ok = not bool(bad_one.iloc[0])
+    if "min" in etype:
+        bad_rows = bad_rows & (df[column] == observed)
+    result.update(observed_value=_jsonable(observed), **bounds)
+    result["unexpected_count"] = 0 if ok else int(bad_rows.sum())
+    result["examples"] = [] if ok else _rows(df, bad_rows, show)
+    return ok
+
+
+def _unexpected(
+    df: pd.DataFrame,
+    etype: str,
+    kwargs: Mapping[str, Any],
+    columns: list[str],
+    now: pd.Timestamp,
+    result: dict[str, Any],
+) -> tuple[pd.Series, int]:
+    """Return the mask of unexpected rows of a column-map expectation and how many rows it considers."""
+    if etype == "expect_column_values_to_not_be_null":
+        return df[columns[0]].isna(), len(df)
+    if etype == "expect_compound_columns_to_be_unique":
+        frame = df[columns]
+        considered_mask = ~frame.isna().all(axis=1)
+        return frame.duplicated(keep=False) & considered_mask, int(considered_mask.sum())
+    series = df[columns[0]]
+    considered = int(series.notna().sum())
+    if etype == "expect_column_values_to_be_between":
+        bad, bounds = _outside(series, kwargs, now)
+        result.update(bounds)
+    else:
+        bad = ~_type_matches(series, str(kwargs["type_"])) & series.notna()
+        result["observed_value"] = str(series.dtype)
+    return bad, considered
 
 
 def evaluate(

@@ -19,6 +19,31 @@ from .transformations import Udf
 from .validation import check_batch, suite_settings
 
 
+def _check_group_args(
+    name: str, version: int, primary_key: list[str] | None, event_time: str | None, kwargs: dict[str, Any]
+) -> None:
+    """Reject a bad name, version, primary key or event time, and arguments the twin does not support."""
+    check_name("feature group", name, version)
+    unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
+    if unsupported:
+        raise NotImplementedError(
+            f"get_or_create_feature_group: unsupported argument(s) {sorted(unsupported)}"
+        )
+    if not primary_key or not all(isinstance(k, str) and k for k in primary_key):
+        raise ValueError(f"feature group {name}: primary_key must be a non-empty list of column names")
+    if event_time is not None and not isinstance(event_time, str):
+        raise ValueError(f"feature group {name}: event_time must be a column name")
+
+
+def _feature_descriptions(features: list[Any] | None) -> dict[str, str]:
+    """Return name -> description for features given as ``Feature`` objects or dicts."""
+    descriptions = {}
+    for f in features or []:
+        fname = f["name"] if isinstance(f, dict) else f.name
+        descriptions[fname] = (f.get("description") if isinstance(f, dict) else f.description) or ""
+    return descriptions
+
+
 class FeatureStore:
     """Feature groups and feature views kept under one folder."""
 
@@ -85,29 +110,10 @@ class FeatureStore:
             ValueError: For a bad name, version or primary key, or when an existing group
                 has a different primary key or event time.
         """
-        check_name("feature group", name, version)
-        unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, [], {})}
-        if unsupported:
-            raise NotImplementedError(
-                f"get_or_create_feature_group: unsupported argument(s) {sorted(unsupported)}"
-            )
-        if not primary_key or not all(isinstance(k, str) and k for k in primary_key):
-            raise ValueError(f"feature group {name}: primary_key must be a non-empty list of column names")
-        if event_time is not None and not isinstance(event_time, str):
-            raise ValueError(f"feature group {name}: event_time must be a column name")
+        _check_group_args(name, version, primary_key, event_time, kwargs)
         meta_path = self._fg_path(name, version) / "fg.json"
         if meta_path.exists():
-            fg = self.get_feature_group(name, version)
-            if fg.primary_key != list(primary_key) or fg.event_time != event_time:
-                raise ValueError(
-                    f"feature group {name} v{version} exists with primary_key={fg.primary_key}, "
-                    f"event_time={fg.event_time!r}; create a new version to change them"
-                )
-            return fg
-        descriptions = {}
-        for f in features or []:
-            fname = f["name"] if isinstance(f, dict) else f.name
-            descriptions[fname] = (f.get("description") if isinstance(f, dict) else f.description) or ""
+            return self._existing_feature_group(name, version, primary_key, event_time)
         meta = {
             "name": name,
             "version": version,
@@ -116,11 +122,29 @@ class FeatureStore:
             "event_time": event_time,
             "online_enabled": bool(online_enabled),
             "features": None,
-            "feature_descriptions": descriptions,
+            "feature_descriptions": _feature_descriptions(features),
             "expectation_suite": None,
             "transformation_functions": [fn.to_dict() for fn in transformation_functions or []],
             "created": utc_now().isoformat(),
         }
+        return self._create_feature_group(meta_path, meta, expectation_suite)
+
+    def _existing_feature_group(
+        self, name: str, version: int, primary_key: list[str], event_time: str | None
+    ) -> FeatureGroup:
+        """Return the stored group, which must have the primary key and event time asked for."""
+        fg = self.get_feature_group(name, version)
+        if fg.primary_key != list(primary_key) or fg.event_time != event_time:
+            raise ValueError(
+                f"feature group {name} v{version} exists with primary_key={fg.primary_key}, "
+                f"event_time={fg.event_time!r}; create a new version to change them"
+            )
+        return fg
+
+    def _create_feature_group(
+        self, meta_path: Path, meta: dict[str, Any], expectation_suite: Any
+    ) -> FeatureGroup:
+        """Write a new group's metadata, then attach its expectation suite (if any)."""
         write_json_atomic(meta_path, meta)
         fg = FeatureGroup(self, meta)
         if expectation_suite is not None:

@@ -394,27 +394,7 @@ class Query:
         if not isinstance(sub_query, Query):
             raise ValueError(f"join() takes a Query, got {type(sub_query).__name__}")
         left_fg, right_fg = self._left_feature_group, sub_query._left_feature_group
-        if on is not None and (left_on is not None or right_on is not None):
-            raise ValueError("pass either on= or left_on=/right_on=, not both")
-        if on is not None:
-            left_keys, right_keys = list(on), list(on)
-        elif left_on is not None or right_on is not None:
-            if left_on is None or right_on is None or len(left_on) != len(right_on):
-                raise ValueError("left_on and right_on must both be given, with the same number of features")
-            left_keys, right_keys = list(left_on), list(right_on)
-        else:
-            common = [k for k in left_fg.primary_key if k in right_fg.primary_key]
-            if not common:
-                raise ValueError(
-                    f"{left_fg.name} and {right_fg.name} share no primary key: pass on= or left_on=/right_on="
-                )
-            left_keys, right_keys = common, common
-        if not left_keys:
-            raise ValueError("a join needs at least one key")
-        for fg, keys, side in ((left_fg, left_keys, "left"), (right_fg, right_keys, "right")):
-            unknown = [k for k in keys if k not in fg._feature_names]
-            if unknown:
-                raise ValueError(f"{side} join key(s) {unknown} are not features of {fg.name} v{fg.version}")
+        left_keys, right_keys = _join_keys(left_fg, right_fg, on, left_on, right_on)
         pit = left_fg.event_time is not None and right_fg.event_time is not None
         allowed = PIT_JOIN_TYPES if pit else tuple(PLAIN_JOIN_TYPES)
         if join_type not in allowed:
@@ -548,55 +528,14 @@ class Query:
         root = nodes[0].fg
         pushed = [f for f in filters if f._fg_keys() == {root._key}]
         post = [f for f in filters if f._fg_keys() != {root._key}]
-
-        def version_of(fg: FeatureGroup) -> int | None:
-            if versions is not None:
-                return versions.get(fg._key)
-            if self._wallclock_time is not None:
-                v = fg._offline.version_at(self._wallclock_time)
-                return -1 if v is None else v
-            return None
-
-        # Columns each node must read: selected, keys, event time and filter columns.
-        wanted: list[dict[str, str]] = [dict() for _ in nodes]  # feature name -> frame column
-        for col in outputs:
-            index = next(i for i, n in enumerate(nodes) if n.fg._key == col.fg_key)
-            wanted[index][col.feature] = col.name
-        for i, node in enumerate(nodes):
-            # Rows are read in event time, then primary key order (see row_order): keys are read too.
-            needs = set(node.right_on) | (
-                {node.fg.event_time, *node.fg.primary_key} if node.fg.event_time else set()
-            )
-            for j in nodes[i + 1 :]:
-                if j.parent == i:
-                    needs |= set(j.left_on)
-            for f in post:
-                for leaf in _leaves(f):
-                    if leaf.feature._fg_key == node.fg._key:
-                        needs.add(leaf.feature.name)
-            for name in needs:
-                wanted[i].setdefault(name, f"__n{i}_{name}")
+        wanted = _columns_to_read(nodes, outputs, post)
 
         colmap: ColumnMap = {}
         frame: pd.DataFrame | None = None
         for i, node in enumerate(nodes):
             fg = node.fg
             mapping = wanted[i]
-            version = version_of(fg)
-            if version == -1:
-                part = fg._empty_frame(list(mapping))
-            else:
-                arrow_filter = None
-                if i == 0 and pushed:
-                    arrow_filter = and_all(pushed)._to_arrow({(fg._key, n): n for n in fg._feature_names})
-                order_by = read_order(fg.event_time, fg.primary_key) if fg.event_time else None
-                part = fg._offline.read(
-                    version=version,
-                    columns=list(mapping),
-                    filter=arrow_filter,
-                    schema=fg._arrow_schema(),
-                    order_by=order_by,
-                )
+            part = self._read_group(fg, list(mapping), versions, pushed if i == 0 else [])
             # The part is a fresh frame: relabel it in place (rename would copy every column).
             part.columns = [mapping.get(c, c) for c in part.columns]
             for name, column in mapping.items():
@@ -615,6 +554,38 @@ class Query:
         if post:
             frame = _renumbered(frame[and_all(post)._evaluate(frame, colmap).to_numpy()])
         return _renumbered(frame[[c.name for c in outputs]]) if select else frame  # a copy if selected
+
+    def _table_version(self, fg: FeatureGroup, versions: dict[FgKey, int] | None) -> int | None:
+        """Return the table version to read: pinned, as of the wallclock time (-1: none yet), or latest."""
+        if versions is not None:
+            return versions.get(fg._key)
+        if self._wallclock_time is not None:
+            v = fg._offline.version_at(self._wallclock_time)
+            return -1 if v is None else v
+        return None
+
+    def _read_group(
+        self,
+        fg: FeatureGroup,
+        columns: list[str],
+        versions: dict[FgKey, int] | None,
+        pushed: list[_Condition],
+    ) -> pd.DataFrame:
+        """Read ``columns`` of one group, filtered by ``pushed`` in the scan, in the row order joins need."""
+        version = self._table_version(fg, versions)
+        if version == -1:
+            return fg._empty_frame(columns)
+        arrow_filter = None
+        if pushed:
+            arrow_filter = and_all(pushed)._to_arrow({(fg._key, n): n for n in fg._feature_names})
+        order_by = read_order(fg.event_time, fg.primary_key) if fg.event_time else None
+        return fg._offline.read(
+            version=version,
+            columns=columns,
+            filter=arrow_filter,
+            schema=fg._arrow_schema(),
+            order_by=order_by,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the query as JSON-ready data (for feature view metadata)."""
@@ -644,6 +615,67 @@ def query_from_dict(data: dict[str, Any], get_fg: Callable[[str, int], FeatureGr
     ]
     condition = None if data["filter"] is None else condition_from_dict(data["filter"])
     return Query(fg, data["features"], condition, joins)
+
+
+def _join_keys(
+    left_fg: FeatureGroup,
+    right_fg: FeatureGroup,
+    on: list[str] | None,
+    left_on: list[str] | None,
+    right_on: list[str] | None,
+) -> tuple[list[str], list[str]]:
+    """Return a join's left and right keys: ``on``, ``left_on``/``right_on``, or the shared primary key.
+
+    Raises:
+        ValueError: If the keys are missing, of different counts or not features.
+    """
+    if on is not None and (left_on is not None or right_on is not None):
+        raise ValueError("pass either on= or left_on=/right_on=, not both")
+    if on is not None:
+        left_keys, right_keys = list(on), list(on)
+    elif left_on is not None or right_on is not None:
+        if left_on is None or right_on is None or len(left_on) != len(right_on):
+            raise ValueError("left_on and right_on must both be given, with the same number of features")
+        left_keys, right_keys = list(left_on), list(right_on)
+    else:
+        common = [k for k in left_fg.primary_key if k in right_fg.primary_key]
+        if not common:
+            raise ValueError(
+                f"{left_fg.name} and {right_fg.name} share no primary key: pass on= or left_on=/right_on="
+            )
+        left_keys, right_keys = common, common
+    if not left_keys:
+        raise ValueError("a join needs at least one key")
+    for fg, keys, side in ((left_fg, left_keys, "left"), (right_fg, right_keys, "right")):
+        unknown = [k for k in keys if k not in fg._feature_names]
+        if unknown:
+            raise ValueError(f"{side} join key(s) {unknown} are not features of {fg.name} v{fg.version}")
+    return left_keys, right_keys
+
+
+def _columns_to_read(
+    nodes: list[_Node], outputs: list[OutputColumn], post: list[_Condition]
+) -> list[dict[str, str]]:
+    """Return, per node, the columns it reads (feature name -> frame column): selected, keys, filtered."""
+    wanted: list[dict[str, str]] = [dict() for _ in nodes]
+    for col in outputs:
+        index = next(i for i, n in enumerate(nodes) if n.fg._key == col.fg_key)
+        wanted[index][col.feature] = col.name
+    for i, node in enumerate(nodes):
+        # Rows are read in event time, then primary key order (see row_order): keys are read too.
+        needs = set(node.right_on) | (
+            {node.fg.event_time, *node.fg.primary_key} if node.fg.event_time else set()
+        )
+        for j in nodes[i + 1 :]:
+            if j.parent == i:
+                needs |= set(j.left_on)
+        for f in post:
+            for leaf in _leaves(f):
+                if leaf.feature._fg_key == node.fg._key:
+                    needs.add(leaf.feature.name)
+        for name in needs:
+            wanted[i].setdefault(name, f"__n{i}_{name}")
+    return wanted
 
 
 def _leaves(condition: _Condition) -> list[Filter]:
