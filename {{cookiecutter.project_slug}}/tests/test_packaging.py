@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.metadata
 import tomllib
 from pathlib import Path
 
@@ -88,15 +87,11 @@ def test_hopsworks_deployments_bring_the_twin_the_package_imports():
     """GitHub Actions installs '.[hopsworks]' and Modal's image adds local sources: both bring the twin."""
     needed = first_party_imports()
     assert needed == {"local_hopsworks"}  # features/expectations.py checks batches with its evaluator
-    # The metadata hatchling wrote at install: the extra names the twin in this tree, without deltalake.
-    twin = [
-        Requirement(r)
-        for r in importlib.metadata.requires("{{ cookiecutter.project_slug }}") or []
-        if Requirement(r).name == "local-hopsworks"
-    ]
-    in_extra = [r for r in twin if r.marker is not None and r.marker.evaluate({"extra": "hopsworks"})]
-    assert in_extra, "the hopsworks extra does not install local-hopsworks"
-    assert in_extra[0].url == (ROOT / "local-hopsworks").as_uri() and not in_extra[0].extras
+    # The twin from this tree, without deltalake ({root:uri} is what the [local] extra's install proves).
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    twin = [Requirement(r) for r in extra["hopsworks"] if Requirement(r).name == "local-hopsworks"]
+    assert twin, "the hopsworks extra does not install local-hopsworks"
+    assert twin[0].url == "{root:uri}/local-hopsworks" and not twin[0].extras
     deploy = ROOT / "deploy.py"
     if deploy.exists():  # the modal scheduler
         added = {
