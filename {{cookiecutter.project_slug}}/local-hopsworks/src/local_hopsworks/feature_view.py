@@ -462,12 +462,7 @@ class FeatureView:
         )
         if data_format not in (None, "parquet"):
             raise NotImplementedError(f"data_format={data_format!r}: the local store writes parquet")
-        versions = {}
-        for fg in self.query.featuregroups:
-            v = fg._offline.version()
-            if v is None:
-                raise ValueError(f"feature group {fg.name} v{fg.version} is empty: nothing to train on")
-            versions[fg._key] = v
+        versions = self._table_versions()
         train, test = self._split_frames(
             test_size, train_start, train_end, test_start, test_end, extra_filter, seed, versions
         )
@@ -475,6 +470,35 @@ class FeatureView:
             raise ValueError(
                 f"the split leaves {len(train)} training and {len(test)} test rows: widen the ranges"
             )
+        split = {
+            "test_size": test_size,
+            "train_start": str(train_start or ""),
+            "train_end": str(train_end or ""),
+            "test_start": str(test_start or ""),
+            "test_end": str(test_end or ""),
+            "seed": seed,
+        }
+        return self._save_training_dataset(train, test, versions, description, split), None
+
+    def _table_versions(self) -> dict[tuple[str, int], int]:
+        """Return the current offline table version of each feature group of the query."""
+        versions = {}
+        for fg in self.query.featuregroups:
+            v = fg._offline.version()
+            if v is None:
+                raise ValueError(f"feature group {fg.name} v{fg.version} is empty: nothing to train on")
+            versions[fg._key] = v
+        return versions
+
+    def _save_training_dataset(
+        self,
+        train: pd.DataFrame,
+        test: pd.DataFrame,
+        versions: dict[tuple[str, int], int],
+        description: str | None,
+        split: dict[str, Any],
+    ) -> int:
+        """Write the split as the next training dataset version; return that version."""
         td_root = self._path / "training_datasets"
         td_root.mkdir(parents=True, exist_ok=True)
         version = 1 + max((int(p.name) for p in td_root.iterdir() if p.name.isdigit()), default=0)
@@ -494,19 +518,12 @@ class FeatureView:
                 "description": description or "",
                 "created": utc_now().isoformat(),
                 "table_versions": [[k[0], k[1], v] for k, v in versions.items()],
-                "split": {
-                    "test_size": test_size,
-                    "train_start": str(train_start or ""),
-                    "train_end": str(train_end or ""),
-                    "test_start": str(test_start or ""),
-                    "test_end": str(test_end or ""),
-                    "seed": seed,
-                },
+                "split": split,
                 "rows": {"train": len(train), "test": len(test)},
                 "transformation_statistics": self._fit(train),
             },
         )
-        return version, None
+        return version
 
     def _training_dataset_metadata(self, training_dataset_version: int) -> dict[str, Any]:
         """Return the metadata of a materialised training dataset."""
@@ -641,36 +658,12 @@ class FeatureView:
         errors = _key_errors(state.key_names, serving_keys)
         found: list[dict[int, dict[str, Any]]] = [{} for _ in range(count)]
         for i, node in enumerate(state.nodes):
-            live: list[int] = []
-            keys: list[list[Any]] = []
-            for n in range(count):
-                if errors[n] is not None:
-                    continue
-                entry = serving_keys[n]
-                try:
-                    key = []
-                    for _, source, parent, key_type in node.sources:
-                        value = entry[source] if parent is None else (found[n].get(parent) or {}).get(source)
-                        key.append(None if value is None else to_sqlite_key(value, key_type))
-                except Exception as exc:  # raised by the caller, in key order
-                    errors[n] = exc
-                    continue
-                live.append(n)
-                keys.append(key)
-            rows: list[tuple | None] = [None] * len(keys)
-            complete = [j for j, key in enumerate(keys) if None not in key]
-            if complete:
-                try:
-                    got = node.lookup([keys[j] for j in complete])
-                except Exception as exc:  # raised by the caller, in key order
-                    for j in complete:
-                        errors[live[j]] = exc
-                    continue
-                for j, row in zip(complete, got, strict=True):
-                    rows[j] = row
-            for n, row in zip(live, rows, strict=True):
-                if errors[n] is not None:
-                    continue
+            live, keys = _keys_from_values(node, found, serving_keys, errors)
+            rows: list[tuple | None] = [None] * count
+            if not _fetch_rows(node, live, keys, rows, errors):
+                continue
+            for n in live:
+                row = rows[n]
                 params = request_parameters[n] if request_parameters and n < len(request_parameters) else None
                 try:
                     if row is None:
@@ -727,7 +720,7 @@ class FeatureView:
         found, errors = self._lookup(serving_keys, allow_missing, request_parameters)
         return self._vector_frame(self._assemble(found, errors, passed_features))
 
-    def _plain_vectors(
+    def _vectors_without_dataframe(
         self,
         serving_keys: list[dict[str, Any]],
         passed_features: list[dict[str, Any]] | None,
@@ -750,50 +743,7 @@ class FeatureView:
             return None
         count = len(serving_keys)
         errors = _key_errors(state.key_names, serving_keys)
-        rows: list[list[tuple | None]] = []  # per node, the row of each key
-        for node in state.nodes:
-            node_rows: list[tuple | None] = [None] * count
-            rows.append(node_rows)
-            live: list[int] = []
-            keys: list[tuple] = []
-            for n in range(count):
-                if errors[n] is not None:
-                    continue
-                entry = serving_keys[n]
-                try:
-                    key = []
-                    for _, source, parent, key_type in node.sources:
-                        if parent is None:
-                            value = entry[source]
-                        else:
-                            parent_row = rows[parent][n]
-                            value = (
-                                None if parent_row is None else state.nodes[parent].value[source](parent_row)
-                            )
-                        key.append(None if value is None else to_sqlite_key(value, key_type))
-                except Exception as exc:  # raised below, in key order
-                    errors[n] = exc
-                    continue
-                if None in key:
-                    live.append(n)
-                    keys.append(())  # no lookup: a null key has no row
-                else:
-                    live.append(n)
-                    keys.append(tuple(key))
-            complete = [j for j, key in enumerate(keys) if key]
-            if complete:
-                try:
-                    got = node.lookup([keys[j] for j in complete])
-                except Exception as exc:  # raised below, in key order
-                    for j in complete:
-                        errors[live[j]] = exc
-                    continue
-                for j, row in zip(complete, got, strict=True):
-                    node_rows[live[j]] = row
-            if not allow_missing:
-                for n in live:
-                    if node_rows[n] is None and errors[n] is None:
-                        errors[n] = _missing_row(node, serving_keys[n])
+        rows = _sqlite_rows(state, serving_keys, errors, allow_missing)
         for error in errors:
             if error is not None:
                 raise error
@@ -806,16 +756,23 @@ class FeatureView:
         for j in state.vector_ints:
             if any(type(vector[j]) is not int for vector in vectors):
                 # A null or missing bigint: the DataFrame path decides the column's dtype.
-                found = [
-                    {
-                        i: {} if node_rows[n] is None else state.nodes[i].read_used(node_rows[n])
-                        for i, node_rows in enumerate(rows)
-                    }
-                    for n in range(count)
-                ]
-                frame = self._vector_frame(self._assemble(found, errors, None))[state.vector_columns]
-                return frame.to_numpy(dtype=object).tolist()
+                return self._vectors_via_dataframe(rows, errors)
         return vectors
+
+    def _vectors_via_dataframe(
+        self, rows: list[list[tuple | None]], errors: list[Exception | None]
+    ) -> list[list[Any]]:
+        """Return the vectors of SQLite rows (per node, per key) as the DataFrame path makes them."""
+        state = self._serving_state()
+        found = [
+            {
+                i: {} if node_rows[n] is None else state.nodes[i].read_used(node_rows[n])
+                for i, node_rows in enumerate(rows)
+            }
+            for n in range(len(errors))
+        ]
+        frame = self._vector_frame(self._assemble(found, errors, None))[state.vector_columns]
+        return frame.to_numpy(dtype=object).tolist()
 
     def _check_request_parameters(self, request_parameters: list[dict[str, Any]]) -> None:
         known = {
@@ -868,7 +825,9 @@ class FeatureView:
             self._check_request_parameters(request_parameters)
         keys = list(keys)
         if return_type == "list" and not (transform and self._meta.get("transformation_functions")):
-            vectors = self._plain_vectors(keys, passed_features, allow_missing, request_parameters)
+            vectors = self._vectors_without_dataframe(
+                keys, passed_features, allow_missing, request_parameters
+            )
             if vectors is not None:
                 return vectors
         frame = self._vector_rows(keys, passed_features, allow_missing, request_parameters)
@@ -959,6 +918,95 @@ def _missing_row(node: Any, entry: dict[str, Any]) -> KeyError:
         f"no online row in {node.fg.name} v{node.fg.version} for key {shown}; "
         "pass allow_missing=True to get nulls instead"
     )
+
+
+def _fetch_rows(
+    node: _ServingNode,
+    live: list[int],
+    keys: Sequence[Sequence[Any]],
+    rows: list[tuple | None],
+    errors: list[Exception | None],
+) -> bool:
+    """Set ``rows[n]`` to the online row of each live key ``n`` without a null, in one lookup.
+
+    ``keys`` are those of ``live``, in its order. A null key has no row (no lookup). If the
+    lookup fails, its error becomes every looked-up key's (raised by the caller, in key order)
+    and False comes back.
+    """
+    complete = [j for j, key in enumerate(keys) if None not in key]
+    if not complete:
+        return True
+    try:
+        got = node.lookup([keys[j] for j in complete])
+    except Exception as exc:  # raised by the caller, in key order
+        for j in complete:
+            errors[live[j]] = exc
+        return False
+    for j, row in zip(complete, got, strict=True):
+        rows[live[j]] = row
+    return True
+
+
+def _keys_from_values(
+    node: _ServingNode,
+    found: list[dict[int, dict[str, Any]]],
+    serving_keys: list[dict[str, Any]],
+    errors: list[Exception | None],
+) -> tuple[list[int], list[list[Any]]]:
+    """Return the keys still without an error and ``node``'s key of each, a joined one from ``found``."""
+    live: list[int] = []
+    keys: list[list[Any]] = []
+    for n, entry in enumerate(serving_keys):
+        if errors[n] is not None:
+            continue
+        try:
+            key = []
+            for _, source, parent, key_type in node.sources:
+                value = entry[source] if parent is None else (found[n].get(parent) or {}).get(source)
+                key.append(None if value is None else to_sqlite_key(value, key_type))
+        except Exception as exc:  # raised by the caller, in key order
+            errors[n] = exc
+            continue
+        live.append(n)
+        keys.append(key)
+    return live, keys
+
+
+def _sqlite_rows(
+    state: _ServingState,
+    serving_keys: list[dict[str, Any]],
+    errors: list[Exception | None],
+    allow_missing: bool,
+) -> list[list[tuple | None]]:
+    """Return per node the SQLite row of each key, a joined key read from its parent's row."""
+    rows: list[list[tuple | None]] = []
+    for node in state.nodes:
+        node_rows: list[tuple | None] = [None] * len(serving_keys)
+        rows.append(node_rows)
+        live: list[int] = []
+        keys: list[list[Any]] = []
+        for n, entry in enumerate(serving_keys):
+            if errors[n] is not None:
+                continue
+            try:
+                key = []
+                for _, source, parent, key_type in node.sources:
+                    if parent is None:
+                        value = entry[source]
+                    else:
+                        parent_row = rows[parent][n]
+                        value = None if parent_row is None else state.nodes[parent].value[source](parent_row)
+                    key.append(None if value is None else to_sqlite_key(value, key_type))
+            except Exception as exc:  # raised by the caller, in key order
+                errors[n] = exc
+                continue
+            live.append(n)
+            keys.append(key)
+        if _fetch_rows(node, live, keys, node_rows, errors) and not allow_missing:
+            for n in live:
+                if node_rows[n] is None and errors[n] is None:
+                    errors[n] = _missing_row(node, serving_keys[n])
+    return rows
 
 
 def feature_view_meta(
