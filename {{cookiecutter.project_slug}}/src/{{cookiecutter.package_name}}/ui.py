@@ -219,8 +219,9 @@ def load_overview(settings: Settings) -> str:
     """Return Markdown naming the model in use (production), its feature view and metrics, and the shadow."""
     project = connect(settings)
     fs, mr = project.get_feature_store(), project.get_model_registry()
-    found = aliases.aliases(fs, settings.model_name)
-    version = aliases.serving_version(fs, mr, settings.model_name)
+    events = aliases.history(fs, settings.model_name)  # read once: on Hopsworks each read is a query
+    found = aliases.aliases(fs, settings.model_name, events)
+    version = aliases.serving_version(fs, mr, settings.model_name, events)
     if (meta := mr.get_model(settings.model_name, version=version)) is None:
         raise LookupError(f"model {settings.model_name!r} has no version {version}")
     view_name, view_version = feature_view_of(meta)

@@ -143,9 +143,9 @@ def aliases(fs: Any, name: str, events: pd.DataFrame | None = None) -> dict[str,
     return resolve(alias_moves(history(fs, name) if events is None else events))
 
 
-def serving_version(fs: Any, mr: Any, name: str) -> int:
+def serving_version(fs: Any, mr: Any, name: str, events: pd.DataFrame | None = None) -> int:
     """Return the production version, or the newest registered one when there is no production alias."""
-    events = history(fs, name)
+    events = history(fs, name) if events is None else events
     alias = aliases(fs, name, events).get(PRODUCTION)
     return alias.version if alias is not None else newest_registered(name, events)
 
