@@ -983,6 +983,8 @@ def _sqlite_rows(
     for node in state.nodes:
         node_rows: list[tuple | None] = [None] * len(serving_keys)
         rows.append(node_rows)
+        # The loop of _keys_from_values, reading a parent's value from its row in place: passing
+        # that read in as a function kept p50 but took the 1k-vector p99 from 4.4-5.0 to 25-28 ms.
         live: list[int] = []
         keys: list[list[Any]] = []
         for n, entry in enumerate(serving_keys):
