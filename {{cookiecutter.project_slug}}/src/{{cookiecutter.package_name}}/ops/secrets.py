@@ -63,7 +63,8 @@ def to_github(key: str, variables: dict[str, str], args: argparse.Namespace) -> 
     gh = shutil.which("gh")
     if gh is None:
         raise TargetError("the gh CLI is not installed (https://cli.github.com), then: gh auth login")
-    repo, stored = args.repo, "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
+    repo = args.repo
+    stored = "secret HOPSWORKS_API_KEY" + "".join(f", variable {name}" for name in variables)
     where = repo or "the current repository"
     if args.dry_run:
         return f"would set in {where}: {stored} (values on stdin)"
